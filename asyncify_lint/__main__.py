@@ -1,0 +1,3 @@
+from asyncify_lint.cli import main
+
+raise SystemExit(main())

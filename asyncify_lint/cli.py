@@ -1,0 +1,295 @@
+"""``asyncify-lint``: the command line front end (ruff-like, flake8-compatible output)."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+from collections import Counter
+from typing import Sequence
+
+from asyncify_lint import __version__
+from asyncify_lint.config import ConfigError, Settings, _check_codes, load_config
+from asyncify_lint.diagnostics import Diagnostic
+from asyncify_lint.engine.runner import MAX_CYCLES, FileState, Linter, display_path
+from asyncify_lint.engine.source import write_atomic
+from asyncify_lint.project import Project
+from asyncify_lint.project.discover import find_root, matches_any, walk_files
+from asyncify_lint.registry import all_rules, get_rule
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # exit 2 with one line, as argparse does, but without the usage dump
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="asyncify-lint",
+        description="Find what is still synchronous in a FastAPI + SQLAlchemy app, and fix it mechanically.",
+    )
+    p.add_argument("paths", nargs="*", help="files or directories (default: the project containing the current directory)")
+    p.add_argument("--select", help="comma-separated code prefixes to enable (e.g. AFY3,AFY201)")
+    p.add_argument("--extend-select", help="code prefixes to enable in addition to the configured ones")
+    p.add_argument("--ignore", help="comma-separated code prefixes to disable")
+    p.add_argument("--fix", action="store_true", help="apply safe fixes (one rule at a time; see README, Fix order)")
+    p.add_argument("--unsafe-fixes", action="store_true", default=None, help="also apply unsafe fixes")
+    p.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+    p.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format")
+    p.add_argument("--exit-zero", action="store_true", help="exit 0 even when diagnostics remain")
+    p.add_argument("--statistics", action="store_true", help="print the count of each code")
+    p.add_argument("--explain", metavar="CODE", help="print the documentation of a rule")
+    p.add_argument("--config", metavar="FILE", help="read settings from this setup.cfg or pyproject.toml")
+    p.add_argument("--version", action="version", version=f"asyncify-lint {__version__}")
+    return p
+
+
+def _codes(value: str | None, flag: str) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    try:
+        return _check_codes(items, flag)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def explain(code: str) -> int:
+    rule = get_rule(code)
+    if rule is None:
+        print(f"asyncify-lint: error: unknown rule code {code!r}", file=sys.stderr)
+        return EXIT_ERROR
+    fix = {"always": "always", "sometimes": "sometimes", "none": "never"}[rule.fix_availability.value]
+    appl = f" ({rule.fix_applicability.value})" if rule.fix_applicability else ""
+    print(f"# {rule.code} {rule.name}\n")
+    print(f"Fix is {fix} available{appl}." if fix != "never" else "No fix is available.")
+    if not rule.default_enabled:
+        print("Off by default: enable it with --select.")
+    print(rule.doc.rstrip())
+    return EXIT_CLEAN
+
+
+def collect_files(paths: list[str], project: Project, settings: Settings) -> list[str]:
+    exclude = tuple(settings.exclude) + tuple(settings.extend_exclude)
+    out: list[str] = []
+    for path in paths:
+        if not os.path.exists(path):
+            raise UsageError(f"{path}: no such file or directory")
+        if os.path.isdir(path):
+            for rel in walk_files(path, exclude):
+                out.append(os.path.normpath(os.path.join(path, rel)))
+        else:
+            rel = project.relpath(path)
+            if not matches_any(rel, exclude):
+                out.append(path)
+    seen = set()
+    unique = []
+    for f in out:
+        key = os.path.abspath(f)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def _format_text(d: Diagnostic, fixable: bool) -> str:
+    mark = "[*] " if fixable else ""
+    return f"{d.path}:{d.line}:{d.col + 1}: {d.code} {mark}{d.message}"
+
+
+def _escape_gh(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _format_github(d: Diagnostic) -> str:
+    return (
+        f"::error title=asyncify-lint ({d.code}),file={_escape_gh(d.path)},line={d.line},col={d.col + 1},"
+        f"endLine={d.end_line},endColumn={d.end_col + 1}::{_escape_gh(d.code + ' ' + d.message)}"
+    )
+
+
+def _json(d: Diagnostic, fixable: bool) -> dict:
+    fix = None
+    if d.fix is not None:
+        fix = {
+            "applicability": d.fix.applicability.value,
+            "message": d.fix_title,
+            "applies": fixable,
+        }
+    return {
+        "code": d.code,
+        "message": d.message,
+        "filename": d.path,
+        "location": {"row": d.line, "column": d.col + 1},
+        "end_location": {"row": d.end_line, "column": d.end_col + 1},
+        "fix": fix,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except UsageError as exc:
+        print(f"asyncify-lint: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ConfigError as exc:
+        print(f"asyncify-lint: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.explain:
+        return explain(args.explain)
+
+    paths = args.paths or [find_root(os.getcwd())]
+    cwd_root = find_root(os.getcwd())
+    inside = all(os.path.abspath(p).startswith(cwd_root + os.sep) or os.path.abspath(p) == cwd_root for p in paths)
+    root = cwd_root if inside else find_root(paths[0])
+    if args.config:
+        if not os.path.isfile(args.config):
+            raise UsageError(f"{args.config}: no such file")
+        settings = load_config(os.path.dirname(os.path.abspath(args.config)))
+    else:
+        settings = load_config(root)
+    select = _codes(args.select, "--select")
+    if select is not None:
+        settings.select = select
+        settings.extend_select = []
+    extend = _codes(args.extend_select, "--extend-select")
+    if extend:
+        settings.extend_select = list(settings.extend_select) + extend
+    ignore = _codes(args.ignore, "--ignore")
+    if ignore is not None:
+        settings.ignore = ignore
+    if args.unsafe_fixes is not None:
+        settings.unsafe_fixes = args.unsafe_fixes
+
+    project = Project(root, settings)
+    linter = Linter(project, settings)
+    if not linter.rules:
+        raise UsageError("no rule matches the selection")
+    files = collect_files(paths, project, settings)
+    states = [linter.load(f, display_path(f)) for f in files]
+    exit_code = EXIT_CLEAN
+    for st in states:
+        for e in st.errors:
+            print(f"asyncify-lint: error: {e}", file=sys.stderr)
+            exit_code = EXIT_ERROR
+
+    fixing = args.fix or args.diff
+    if fixing:
+        if args.fix and not args.diff:
+            _impact_report(linter, states)
+        # one rule at a time; a fix in one file can create findings in another, so loop over files
+        for _round in range(MAX_CYCLES):
+            changed = False
+            for st in states:
+                if linter.fix(st):
+                    changed = True
+            if not changed:
+                break
+        for st in states:
+            for e in st.errors:
+                print(f"asyncify-lint: error: {e}", file=sys.stderr)
+                exit_code = EXIT_ERROR
+            st.errors.clear()
+
+    rewritten = 0
+    for st in states:
+        if not st.changed:
+            continue
+        rewritten += 1
+        assert st.source is not None and st.text is not None
+        if args.diff:
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    st.source.text.splitlines(keepends=True),
+                    st.text.splitlines(keepends=True),
+                    fromfile=f"a/{st.display}",
+                    tofile=f"b/{st.display}",
+                )
+            )
+            if not st.text.endswith(("\n", "\r")):
+                sys.stdout.write("\n")
+        else:
+            try:
+                write_atomic(st.source.path, st.source.encode(st.text))
+            except (OSError, UnicodeEncodeError) as exc:
+                print(f"asyncify-lint: error: {st.display}: cannot write: {exc}", file=sys.stderr)
+                exit_code = EXIT_ERROR
+                continue
+            print(f"Rewriting {st.display}", file=sys.stderr)
+        project.set_overlay(st.relpath, st.text)
+
+    if args.diff:
+        if rewritten:
+            exit_code = max(exit_code, EXIT_FINDINGS)
+        return exit_code if not args.exit_zero else (EXIT_ERROR if exit_code == EXIT_ERROR else EXIT_CLEAN)
+
+    all_diags: list[tuple[Diagnostic, bool]] = []
+    for st in states:
+        for d in linter.check(st):
+            all_diags.append((d, linter.fixable(d, st)))
+        for e in st.errors:
+            print(f"asyncify-lint: error: {e}", file=sys.stderr)
+            exit_code = EXIT_ERROR
+    all_diags.sort(key=lambda df: df[0].sort_key())
+
+    if args.format == "json":
+        print(json.dumps([_json(d, f) for d, f in all_diags], indent=2))
+    elif args.format == "github":
+        for d, _ in all_diags:
+            print(_format_github(d))
+    else:
+        for d, f in all_diags:
+            print(_format_text(d, f))
+    if args.statistics:
+        counts = Counter(d.code for d, _ in all_diags)
+        fixable = Counter(d.code for d, f in all_diags if f)
+        for code, n in sorted(counts.items()):
+            rule = get_rule(code)
+            name = rule.name if rule else ""
+            print(f"{n:>5}\t{code}\t{'[*] ' if fixable[code] else ''}{name}")
+        print(f"{project.unresolved:>5}\tunresolved calls")
+    if args.format == "text" and all_diags:
+        n = len(all_diags)
+        nfix = sum(1 for _, f in all_diags if f)
+        hidden = sum(1 for d, f in all_diags if not f and d.fix is not None and d.fix.applicability.value == "unsafe")
+        summary = f"Found {n} error{'s' if n != 1 else ''}."
+        if nfix:
+            summary += f"\n[*] {nfix} fixable with the `--fix` option."
+        if hidden and not settings.unsafe_fixes:
+            summary += f"\n{hidden} hidden fixes can be enabled with the `--unsafe-fixes` option."
+        print(summary)
+    if all_diags or rewritten:
+        exit_code = max(exit_code, EXIT_FINDINGS)
+    if args.exit_zero and exit_code == EXIT_FINDINGS:
+        return EXIT_CLEAN
+    return exit_code
+
+
+def _impact_report(linter: Linter, states: list[FileState]) -> None:
+    """Test-impact findings (AFY5xx) are printed before anything is written."""
+    impact = [r for r in all_rules() if r.code.startswith("AFY5") and r in linter.rules]
+    if not impact:
+        return
+    for st in states:
+        if st.source is None:
+            continue
+        try:
+            ctx = linter.make_context(st)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for d in linter.diagnostics(ctx, impact):
+            print(_format_text(d, False), file=sys.stderr)

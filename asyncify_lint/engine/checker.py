@@ -1,0 +1,62 @@
+"""One traversal per file: parent links, then dispatch of each node to the rules' handlers."""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterable
+
+from asyncify_lint.diagnostics import Diagnostic
+from asyncify_lint.engine.context import PARENT, FileContext, link_parents
+from asyncify_lint.registry import Rule
+
+
+class InternalError(Exception):
+    """A rule crashed; carries the rule code so the user knows whom to blame."""
+
+    def __init__(self, code: str, path: str, exc: BaseException) -> None:
+        super().__init__(f"{path}: internal error in {code}: {type(exc).__name__}: {exc}")
+        self.code = code
+
+
+def ensure_parents(tree: ast.AST) -> list[ast.AST]:
+    """Pre-order node list; links parents unless the tree was linked already (project contexts are)."""
+    body = getattr(tree, "body", None)
+    if body and getattr(body[0], PARENT, None) is tree:
+        return _preorder(tree)
+    return link_parents(tree)
+
+
+def _preorder(tree: ast.AST) -> list[ast.AST]:
+    order: list[ast.AST] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+    return order
+
+
+def run_rules(ctx: FileContext, rules: Iterable[Rule]) -> list[Diagnostic]:
+    """All diagnostics of ``rules`` on ``ctx``, in source order (noqa not applied)."""
+    active = [r for r in rules if r.handlers and (r.prefilter is None or r.prefilter(ctx))]
+    if not active:
+        return []
+    dispatch: dict[type, list[tuple[Rule, object]]] = {}
+    for r in active:
+        for t, hs in r.handlers.items():
+            for h in hs:
+                dispatch.setdefault(t, []).append((r, h))
+    out: list[Diagnostic] = []
+    for node in ensure_parents(ctx.tree):
+        entries = dispatch.get(type(node))
+        if not entries:
+            continue
+        for rule, handler in entries:
+            try:
+                out.extend(handler(ctx, node))  # type: ignore[operator]
+            except RecursionError:
+                continue
+            except Exception as exc:  # a rule bug must not take the whole run down silently
+                raise InternalError(rule.code, ctx.display_path, exc) from exc
+    out.sort(key=Diagnostic.sort_key)
+    return out

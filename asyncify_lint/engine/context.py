@@ -1,0 +1,300 @@
+"""FileContext: everything a rule may ask about one file, computed lazily from the stdlib ``ast``."""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING, Any, Iterator
+
+from asyncify_lint.diagnostics import Edit, ImportRequest
+from asyncify_lint.engine.scope import (
+    FUNC_TYPES,
+    Binding,
+    Scope,
+    build_function_scope,
+    FACTORY_PRODUCTS,
+    build_module_scope,
+    canonical,
+)
+from asyncify_lint.engine.source import SourceFile
+
+if TYPE_CHECKING:
+    from asyncify_lint.config import Settings
+    from asyncify_lint.project import Project
+
+PARENT = "_afy_parent"
+
+
+def parent(node: ast.AST) -> ast.AST | None:
+    return getattr(node, PARENT, None)
+
+
+def ancestors(node: ast.AST) -> Iterator[ast.AST]:
+    p = parent(node)
+    while p is not None:
+        yield p
+        p = parent(p)
+
+
+def link_parents(tree: ast.AST) -> list[ast.AST]:
+    """Set a parent pointer on every node; returns the nodes in pre-order."""
+    order: list[ast.AST] = []
+    stack = [tree]
+    iter_child = ast.iter_child_nodes
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        children = list(iter_child(node))
+        for child in children:
+            setattr(child, PARENT, node)
+        stack.extend(reversed(children))
+    return order
+
+
+class FileContext:
+    def __init__(
+        self,
+        source: SourceFile,
+        tree: ast.Module,
+        *,
+        display_path: str,
+        module: str | None = None,
+        is_package: bool = False,
+        project: "Project | None" = None,
+        settings: "Settings | None" = None,
+        is_test: bool = False,
+    ) -> None:
+        self.source = source
+        self.tree = tree
+        self.display_path = display_path
+        self.module = module
+        self.is_package = is_package
+        self.project = project
+        self.settings = settings
+        self.is_test = is_test
+        self._module_scope: Scope | None = None
+        self._func_scopes: dict[int, Scope] = {}
+        self.cache: dict[str, Any] = {}  # per-file memo for rules and helpers
+
+    # -- positions ---------------------------------------------------------------------------
+    def position(self, node: ast.AST) -> tuple[int, int]:
+        lineno = node.lineno  # type: ignore[attr-defined]
+        return lineno, self.source.char_col(lineno, node.col_offset)  # type: ignore[attr-defined]
+
+    def end_position(self, node: ast.AST) -> tuple[int, int]:
+        lineno = node.end_lineno  # type: ignore[attr-defined]
+        return lineno, self.source.char_col(lineno, node.end_col_offset)  # type: ignore[attr-defined]
+
+    def start(self, node: ast.AST) -> int:
+        return self.source.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
+
+    def end(self, node: ast.AST) -> int:
+        return self.source.offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
+
+    def segment(self, node: ast.AST) -> str:
+        return self.source.text[self.start(node) : self.end(node)]
+
+    def replace(self, node: ast.AST, content: str) -> Edit:
+        return Edit(self.start(node), self.end(node), content)
+
+    def is_parenthesized(self, node: ast.AST) -> bool:
+        """Whether ``node`` is directly wrapped in its own pair of parentheses."""
+        text = self.source.text
+        i = self.start(node) - 1
+        while i >= 0 and text[i] in " \t\r\n\\":
+            i -= 1
+        j = self.end(node)
+        while j < len(text) and text[j] in " \t\r\n\\":
+            j += 1
+        if not (i >= 0 and text[i] == "(" and j < len(text) and text[j] == ")"):
+            return False
+        p = parent(node)
+        if isinstance(p, ast.Call) and node is not p.func:
+            # `f(x)`: the parentheses of a sole argument belong to the call
+            k = self.end(p.func)
+            while k < len(text) and text[k] in " \t\r\n\\":
+                k += 1
+            if k == i:
+                return False
+        return True
+
+    # -- tree structure ----------------------------------------------------------------------
+    parent = staticmethod(parent)
+    ancestors = staticmethod(ancestors)
+
+    def enclosing_function(self, node: ast.AST) -> ast.AST | None:
+        """Nearest enclosing ``def``/``async def``/``lambda`` (None at module or class level)."""
+        for a in ancestors(node):
+            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                return a
+            if isinstance(a, ast.ClassDef):
+                return None
+        return None
+
+    def in_async_function(self, node: ast.AST) -> bool:
+        """True when ``node`` runs in the body of an ``async def`` (not inside a nested def or lambda)."""
+        f = self.enclosing_function(node)
+        return isinstance(f, ast.AsyncFunctionDef)
+
+    def in_generator_expression(self, node: ast.AST, stop: ast.AST | None = None) -> bool:
+        for a in ancestors(node):
+            if a is stop or isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                return False
+            if isinstance(a, ast.GeneratorExp):
+                return True
+        return False
+
+    def is_awaited(self, node: ast.AST) -> bool:
+        return isinstance(parent(node), ast.Await)
+
+    def in_type_checking_block(self, node: ast.AST) -> bool:
+        for a in ancestors(node):
+            if isinstance(a, ast.If) and self.qualname(a.test) in ("typing.TYPE_CHECKING", "TYPE_CHECKING"):
+                return True
+        return False
+
+    # -- scopes and names --------------------------------------------------------------------
+    @property
+    def module_scope(self) -> Scope:
+        if self._module_scope is None:
+            self._module_scope = build_module_scope(self.tree, self.module, self.is_package)
+        return self._module_scope
+
+    def function_scope(self, func: ast.AST) -> Scope:
+        key = id(func)
+        scope = self._func_scopes.get(key)
+        if scope is None:
+            scope = build_function_scope(func, self.module, self.is_package)
+            self._func_scopes[key] = scope
+        return scope
+
+    def lookup(self, name: str, node: ast.AST) -> Binding | None:
+        """The binding ``name`` refers to at ``node``: enclosing functions first, then the module."""
+        in_class_body = True
+        for a in ancestors(node):
+            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                in_class_body = False
+                b = self.function_scope(a).bindings.get(name)
+                if b is not None:
+                    return b
+            elif isinstance(a, ast.ClassDef) and in_class_body:
+                in_class_body = False  # class bodies are not visible from methods
+        return self.module_scope.bindings.get(name)
+
+    def qualname(self, expr: ast.AST) -> str | None:
+        """Canonical qualified name of a Name/Attribute chain, resolved through imports."""
+        attrs = []
+        while isinstance(expr, ast.Attribute):
+            attrs.append(expr.attr)
+            expr = expr.value
+        if not isinstance(expr, ast.Name):
+            return None
+        b = self.lookup(expr.id, expr)
+        if b is None:
+            base = f"builtins.{expr.id}"
+        elif b.kind in ("import", "def", "class") and b.qualname:
+            base = b.qualname
+        else:
+            return None
+        if attrs:
+            base = base + "." + ".".join(reversed(attrs))
+        if self.project is not None and not base.startswith("builtins."):
+            base = self.project.resolve_reexport(base)
+        return canonical(base)
+
+    def type_of(self, expr: ast.AST, _depth: int = 0) -> str | None:
+        """Canonical qualified name of the class of ``expr``'s value, when it is known statically.
+
+        Known from: a constructor call (``FastAPI()``), a variable assigned one (in this module, a
+        function, or another project module), an annotation, or ``with X() as x``.
+        """
+        if _depth > 8:
+            return None
+        if isinstance(expr, ast.Call):
+            func = expr.func
+            if isinstance(func, (ast.Name, ast.Attribute)):
+                callee_type = self.type_of(func, _depth + 1)
+                if callee_type in FACTORY_PRODUCTS:
+                    return FACTORY_PRODUCTS[callee_type]
+                if callee_type is not None and callee_type.startswith("returns:"):
+                    return callee_type[len("returns:"):]
+            return self.qualname(func)
+        if isinstance(expr, ast.Name):
+            b = self.lookup(expr.id, expr)
+            if b is None:
+                return None
+            return self.binding_type(b, _depth)
+        if isinstance(expr, ast.Attribute):
+            qn = self.qualname(expr)
+            if qn and self.project is not None:
+                return self.project.type_of_qualname(qn, _depth + 1)
+        return None
+
+    def binding_type(self, b: Binding, _depth: int = 0) -> str | None:
+        if b.annotation is not None:
+            ann = self.annotation_type(b.annotation)
+            if ann:
+                return ann
+        if b.kind in ("assign", "with") and b.value is not None:
+            if b.kind == "with":
+                return "with:" + (self.type_of(b.value, _depth + 1) or "?")
+            return self.type_of(b.value, _depth + 1)
+        if b.kind == "import" and b.qualname and self.project is not None:
+            return self.project.type_of_qualname(b.qualname, _depth + 1)
+        if b.kind == "def" and getattr(b.node, "returns", None) is not None:
+            ret = self.annotation_type(b.node.returns)  # type: ignore[union-attr]
+            return f"returns:{ret}" if ret else None
+        return None
+
+    def annotation_type(self, ann: ast.AST) -> str | None:
+        if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
+            try:
+                ann = ast.parse(ann.value, mode="eval").body
+            except SyntaxError:
+                return None
+            setattr(ann, PARENT, self.tree)
+        if isinstance(ann, ast.Subscript):
+            base = self.qualname(ann.value)
+            if base in ("typing.Annotated",) and isinstance(ann.slice, ast.Tuple) and ann.slice.elts:
+                return self.annotation_type(ann.slice.elts[0])
+            if base in ("typing.Optional",):
+                return self.annotation_type(ann.slice)
+            return None
+        if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
+            # X | None
+            if isinstance(ann.right, ast.Constant) and ann.right.value is None:
+                return self.annotation_type(ann.left)
+            return None
+        qn = self.qualname(ann)
+        if qn and self.project is not None and not qn.startswith("builtins."):
+            alias = self.project.type_alias(qn)
+            if alias is not None:
+                return alias
+        if qn is None and isinstance(ann, ast.Name):
+            b = self.lookup(ann.id, ann)
+            if b is not None and b.kind == "assign" and b.value is not None:
+                return self.annotation_type(b.value)
+        return qn
+
+    # -- imports for fixes -------------------------------------------------------------------
+    def import_ref(self, module: str, name: str | None = None) -> tuple[str, ImportRequest | None]:
+        """How to spell ``module`` (or ``module.name``) here, and the import to add if needed.
+
+        Reuses an existing module-level binding (``import asyncio`` gives ``asyncio.sleep``,
+        ``from asyncio import sleep`` gives ``sleep``) before asking for a new import.
+        """
+        bindings = self.module_scope.bindings
+        target = f"{module}.{name}" if name else module
+        for local, b in bindings.items():
+            if b.kind == "import" and b.qualname == target:
+                return local, None
+        if name is not None:
+            for local, b in bindings.items():
+                if b.kind == "import" and b.qualname == module:
+                    return f"{local}.{name}", None
+            if name not in bindings or bindings[name].qualname == target:
+                return name, ImportRequest(module, name)
+            return f"{module}.{name}", ImportRequest(module, None)
+        top = module.split(".")[0]
+        if top in bindings and bindings[top].qualname != top:
+            return module, None  # shadowed: cannot import it under its own name; caller must bail
+        return module, ImportRequest(module, None)

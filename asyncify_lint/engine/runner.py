@@ -1,0 +1,183 @@
+"""The Linter: checks and fixes files of one project with one set of settings."""
+
+from __future__ import annotations
+
+import ast
+import os
+import warnings
+from dataclasses import dataclass, field
+
+from asyncify_lint.config import Settings
+from asyncify_lint.diagnostics import Diagnostic
+from asyncify_lint.engine.checker import InternalError, run_rules
+from asyncify_lint.engine.context import FileContext, link_parents
+from asyncify_lint.engine.fixer import apply_fixes, choose
+from asyncify_lint.engine.noqa import filter_noqa
+from asyncify_lint.engine.source import SourceError, SourceFile
+from asyncify_lint.project import Project
+from asyncify_lint.registry import Rule, selected_rules
+
+MAX_ITERATIONS = 10  # per rule and file, as ruff
+MAX_CYCLES = 5  # passes over every rule when no single rule is selected
+PARSE_ERROR = "AFY001"
+
+
+@dataclass
+class FileState:
+    relpath: str
+    display: str
+    source: SourceFile | None  # None when unreadable
+    text: str | None = None  # current text (after fixes)
+    is_test: bool = False
+    errors: list[str] = field(default_factory=list)
+    fixes_applied: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return self.source is not None and self.text is not None and self.text != self.source.text
+
+
+def parse_error_diagnostic(path: str, src: SourceFile | None, exc: BaseException) -> Diagnostic:
+    if isinstance(exc, SyntaxError):
+        line = exc.lineno or 1
+        col = max((exc.offset or 1) - 1, 0)
+        reason = f"{exc.msg} (line {line})"
+    else:
+        line, col, reason = 1, 0, str(exc)
+    return Diagnostic(PARSE_ERROR, f"cannot parse: {reason}", path, line, col, line, col)
+
+
+def fix_sort_key(rule: Rule) -> tuple[int, str]:
+    return (rule.fix_order, rule.code)
+
+
+class Linter:
+    def __init__(self, project: Project, settings: Settings, *, unsafe_fixes: bool | None = None) -> None:
+        self.project = project
+        self.settings = settings
+        self.rules = selected_rules(settings.effective_select(), settings.ignore)
+        self.unsafe_fixes = settings.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
+        self.unfixable = tuple(settings.unfixable)
+
+    # -- contexts ----------------------------------------------------------------------------
+    def make_context(self, state: FileState) -> FileContext:
+        """Parse the current text of ``state``; raises SyntaxError/ValueError on bad input."""
+        assert state.source is not None and state.text is not None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning for odd escapes in checked code
+            tree = ast.parse(state.text, filename=state.display)
+        link_parents(tree)
+        module, is_pkg = self.project.module_of(state.relpath)
+        src = state.source if state.text == state.source.text else state.source.with_text(state.text)
+        return FileContext(
+            src,
+            tree,
+            display_path=state.display,
+            module=module,
+            is_package=is_pkg,
+            project=self.project,
+            settings=self.settings,
+            is_test=state.is_test,
+        )
+
+    def load(self, path: str, display: str | None = None) -> FileState:
+        relpath = self.project.relpath(path)
+        display = display or path
+        is_test = self.project.is_test_file(relpath)
+        try:
+            src = SourceFile.read(path)
+        except SourceError as exc:
+            return FileState(relpath, display, None, errors=[f"{display}: {exc}"], is_test=is_test)
+        return FileState(relpath, display, src, src.text, is_test=is_test)
+
+    # -- checking ----------------------------------------------------------------------------
+    def diagnostics(self, ctx: FileContext, rules: list[Rule] | None = None, noqa: bool = True) -> list[Diagnostic]:
+        diags = run_rules(ctx, self.rules if rules is None else rules)
+        if noqa and diags:
+            text = ctx.source.text
+            diags = filter_noqa(text, text.splitlines(keepends=True), diags)
+        return diags
+
+    def check(self, state: FileState) -> list[Diagnostic]:
+        if state.source is None:
+            return []
+        try:
+            ctx = self.make_context(state)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            return [parse_error_diagnostic(state.display, state.source, exc)]
+        try:
+            return self.diagnostics(ctx)
+        except InternalError as exc:
+            state.errors.append(str(exc))
+            return []
+
+    def fixable(self, d: Diagnostic, state: FileState) -> bool:
+        return (
+            not state.is_test
+            and state.relpath.endswith(".py")
+            and not d.code.startswith(self.unfixable)
+            and d.fix_applies(self.unsafe_fixes)
+        )
+
+    # -- fixing ------------------------------------------------------------------------------
+    def fix_rules(self) -> list[Rule]:
+        return sorted((r for r in self.rules if r.handlers), key=fix_sort_key)
+
+    def fix(self, state: FileState) -> bool:
+        """Apply the selected rules' fixes to ``state.text``, one rule at a time; True if it changed."""
+        if state.source is None or state.is_test or not state.relpath.endswith(".py"):
+            return False
+        before = state.text
+        rules = self.fix_rules()
+        for _cycle in range(MAX_CYCLES if len(rules) > 1 else 1):
+            changed = False
+            for rule in rules:
+                changed |= self._fix_rule(state, rule)
+            if not changed:
+                break
+        if state.text != before:
+            self.project.set_overlay(state.relpath, state.text)
+            return True
+        return False
+
+    def _fix_rule(self, state: FileState, rule: Rule) -> bool:
+        changed = False
+        for _ in range(MAX_ITERATIONS):
+            try:
+                ctx = self.make_context(state)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return changed
+            self.project.set_overlay(state.relpath, state.text)
+            try:
+                diags = self.diagnostics(ctx, [rule])
+            except InternalError as exc:
+                state.errors.append(str(exc))
+                return changed
+            fixes = [d.fix for d in diags if d.fix is not None and self.fixable(d, state)]
+            if not fixes:
+                return changed
+            new = apply_fixes(ctx, choose(fixes))
+            if new == state.text:
+                return changed
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    compile(new, state.display, "exec", dont_inherit=True)
+            except (SyntaxError, ValueError) as exc:
+                state.errors.append(
+                    f"{state.display}: internal error: the fix of {rule.code} produced code that does not compile "
+                    f"({getattr(exc, 'msg', exc)}, line {getattr(exc, 'lineno', '?')}); that fix was not applied"
+                )
+                return changed
+            state.text = new
+            state.fixes_applied += len(fixes)
+            changed = True
+        return changed
+
+
+def display_path(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel

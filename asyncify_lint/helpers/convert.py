@@ -1,0 +1,39 @@
+"""When may a ``def`` become ``async def`` mechanically? Shared by the FastAPI rules."""
+
+from __future__ import annotations
+
+import ast
+
+from asyncify_lint.engine.context import FileContext
+from asyncify_lint.helpers.fastapi import has_yield_from, is_generator, route_decorator, handler_decorator
+
+
+def direct_callers(ctx: FileContext, func: ast.AST) -> list[ast.Call]:
+    """Calls of ``func`` in its own module (they would receive a coroutine after the conversion)."""
+    name = func.name  # type: ignore[attr-defined]
+    out = []
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
+            b = ctx.lookup(name, node.func)
+            if b is not None and b.node is func:
+                out.append(node)
+    return out
+
+
+def blocker(ctx: FileContext, func: ast.AST, allow_generator: bool) -> str | None:
+    """Why ``func`` cannot be converted by a mechanical fix, or None when it can."""
+    if has_yield_from(func):
+        return "it uses `yield from`"
+    if not allow_generator and is_generator(func):
+        return "it is a generator (an async generator has a different protocol)"
+    others = [
+        d for d in func.decorator_list  # type: ignore[attr-defined]
+        if not route_decorator(ctx, d) and not handler_decorator(ctx, d)
+    ]
+    if others:
+        return f"the decorator `{ctx.segment(others[0])}` would wrap a coroutine function"
+    callers = direct_callers(ctx, func)
+    if callers:
+        line = callers[0].lineno
+        return f"it is also called directly at line {line}, which would receive a coroutine"
+    return None

@@ -1,0 +1,211 @@
+"""The project model: every Python file of the project, their module names, and lazy per-module facts.
+
+Other modules are parsed only when a name imported from them must be resolved (``from .db import
+SessionLocal`` → what is ``SessionLocal``?) or when a project-wide fact is asked for (which functions are
+used as FastAPI dependencies anywhere). Nothing is imported or executed.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from asyncify_lint.engine.context import FileContext, link_parents
+from asyncify_lint.engine.scope import canonical
+from asyncify_lint.engine.source import SourceError, SourceFile
+from asyncify_lint.project.discover import (
+    DEFAULT_EXCLUDE,
+    DEFAULT_TEST_PATTERNS,
+    find_root,
+    git_files,
+    matches_any,
+    module_names,
+    walk_files,
+)
+
+if TYPE_CHECKING:
+    from asyncify_lint.config import Settings
+
+
+class Project:
+    def __init__(self, root: str, settings: "Settings | None" = None) -> None:
+        self.root = os.path.abspath(root)
+        self.settings = settings
+        self._files: list[str] | None = None
+        self._modules: dict[str, tuple[str, bool]] | None = None  # module name -> (relpath, is_package)
+        self._contexts: dict[str, FileContext | None] = {}  # relpath -> context (None: unparsable)
+        self._overlay: dict[str, str] = {}  # relpath -> text that replaces the file on disk
+        self._facts: dict[str, object] = {}
+        self.unresolved = 0
+
+    @classmethod
+    def for_path(cls, path: str, settings: "Settings | None" = None) -> "Project":
+        return cls(find_root(path), settings)
+
+    # -- files -------------------------------------------------------------------------------
+    @property
+    def exclude(self) -> tuple[str, ...]:
+        if self.settings is None:
+            return DEFAULT_EXCLUDE
+        return tuple(self.settings.exclude) + tuple(self.settings.extend_exclude)
+
+    @property
+    def files(self) -> list[str]:
+        if self._files is None:
+            listed = git_files(self.root)
+            if listed is None:
+                listed = walk_files(self.root, self.exclude)
+            else:
+                listed = [f for f in listed if not matches_any(f, self.exclude)]
+            self._files = listed
+        return self._files
+
+    def relpath(self, path: str) -> str:
+        return os.path.relpath(os.path.abspath(path), self.root)
+
+    def is_test_file(self, relpath: str) -> bool:
+        patterns = self.settings.test_paths if self.settings is not None else DEFAULT_TEST_PATTERNS
+        return matches_any(relpath, patterns)
+
+    @property
+    def modules(self) -> dict[str, tuple[str, bool]]:
+        if self._modules is None:
+            mods: dict[str, tuple[str, bool]] = {}
+            for rel in self.files:
+                for name, is_pkg in module_names(self.root, rel):
+                    mods.setdefault(name, (rel, is_pkg))
+            self._modules = mods
+        return self._modules
+
+    def module_of(self, relpath: str) -> tuple[str | None, bool]:
+        names = module_names(self.root, relpath)
+        if not names:
+            return None, False
+        return names[0]
+
+    # -- per-module contexts -----------------------------------------------------------------
+    def set_overlay(self, relpath: str, text: str | None) -> None:
+        """Use ``text`` instead of the file on disk (an editor buffer, or a file being fixed)."""
+        if text is None:
+            self._overlay.pop(relpath, None)
+        else:
+            self._overlay[relpath] = text
+        self._contexts.pop(relpath, None)
+        self._facts.clear()
+
+    def context(self, relpath: str) -> FileContext | None:
+        if relpath in self._contexts:
+            return self._contexts[relpath]
+        ctx = None
+        try:
+            if relpath in self._overlay:
+                src = SourceFile(os.path.join(self.root, relpath), self._overlay[relpath], "utf-8", b"")
+            else:
+                src = SourceFile.read(os.path.join(self.root, relpath))
+            tree = ast.parse(src.text, filename=relpath)
+            link_parents(tree)
+            module, is_pkg = self.module_of(relpath)
+            ctx = FileContext(src, tree, display_path=relpath, module=module, is_package=is_pkg, project=self,
+                              settings=self.settings, is_test=self.is_test_file(relpath))
+        except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
+            ctx = None
+        self._contexts[relpath] = ctx
+        return ctx
+
+    def module_context(self, module: str) -> FileContext | None:
+        entry = self.modules.get(module)
+        if entry is None:
+            return None
+        return self.context(entry[0])
+
+    def _split(self, qualname: str) -> tuple[FileContext, str, list[str]] | None:
+        """Split ``pkg.mod.name.attr`` into (context of pkg.mod, "name", ["attr"])."""
+        parts = qualname.split(".")
+        for k in range(len(parts) - 1, 0, -1):
+            mod = ".".join(parts[:k])
+            if mod in self.modules:
+                ctx = self.module_context(mod)
+                if ctx is None:
+                    return None
+                return ctx, parts[k], parts[k + 1 :]
+        return None
+
+    def resolve_reexport(self, qualname: str, _depth: int = 0) -> str:
+        """Follow ``from .x import y`` re-exports: ``pkg.y`` → ``pkg.x.y`` when pkg imports y."""
+        if _depth > 10 or not self.modules:
+            return qualname
+        split = self._split(qualname)
+        if split is None:
+            return qualname
+        ctx, name, rest = split
+        b = ctx.module_scope.bindings.get(name)
+        if b is not None and b.kind == "import" and b.qualname and b.qualname != qualname:
+            target = b.qualname + ("." + ".".join(rest) if rest else "")
+            return self.resolve_reexport(target, _depth + 1)
+        return qualname
+
+    def type_of_qualname(self, qualname: str, _depth: int = 0) -> str | None:
+        """Type of the module-level value ``pkg.mod.name`` (e.g. ``app.db.SessionLocal``)."""
+        if _depth > 10:
+            return None
+        split = self._split(qualname)
+        if split is None:
+            return None
+        ctx, name, rest = split
+        if rest:
+            return None
+        b = ctx.module_scope.bindings.get(name)
+        if b is None:
+            return None
+        return ctx.binding_type(b, _depth + 1)
+
+    def type_alias(self, qualname: str) -> str | None:
+        """``SessionDep = Annotated[Session, Depends(get_db)]`` defined in another module → its type."""
+        split = self._split(qualname)
+        if split is None:
+            return None
+        ctx, name, rest = split
+        b = ctx.module_scope.bindings.get(name)
+        if rest or b is None or b.kind != "assign" or b.value is None:
+            return None
+        if isinstance(b.value, (ast.Subscript, ast.BinOp)):
+            return ctx.annotation_type(b.value)
+        return None
+
+    def function_def(self, qualname: str) -> tuple[FileContext, ast.AST] | None:
+        """The module-level ``def`` a qualified name refers to."""
+        split = self._split(qualname)
+        if split is None:
+            return None
+        ctx, name, rest = split
+        b = ctx.module_scope.bindings.get(name)
+        if b is None or rest or b.kind != "def":
+            return None
+        return ctx, b.node  # type: ignore[return-value]
+
+    # -- project-wide facts ------------------------------------------------------------------
+    def fact(self, key: str, compute: Callable[["Project"], object]) -> object:
+        if key not in self._facts:
+            self._facts[key] = compute(self)
+        return self._facts[key]
+
+    def contexts_containing(self, needles: Iterable[bytes]) -> Iterable[FileContext]:
+        """Contexts of every project file whose text contains one of ``needles`` (a cheap pre-filter)."""
+        needles = tuple(needles)
+        for rel in self.files:
+            if rel in self._overlay:
+                data = self._overlay[rel].encode("utf-8", "surrogatepass")
+            else:
+                try:
+                    with open(os.path.join(self.root, rel), "rb") as f:
+                        data = f.read()
+                except OSError:
+                    continue
+            if any(n in data for n in needles):
+                ctx = self.context(rel)
+                if ctx is not None:
+                    yield ctx
+
+
+__all__ = ["Project", "canonical"]

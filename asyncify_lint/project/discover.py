@@ -1,0 +1,140 @@
+"""Project root, file listing and module names."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import subprocess
+
+ROOT_MARKERS = ("setup.cfg", "pyproject.toml", ".git", "setup.py")
+
+DEFAULT_EXCLUDE = (
+    ".git",
+    ".hg",
+    ".svn",
+    ".tox",
+    ".nox",
+    ".venv",
+    "venv",
+    ".eggs",
+    "*.egg-info",
+    "__pycache__",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".asyncify_cache",
+    "__pypackages__",
+)
+
+DEFAULT_TEST_PATTERNS = ("tests/", "test/", "test_*.py", "*_test.py", "conftest.py")
+
+
+def find_root(start: str) -> str:
+    """The nearest directory at or above ``start`` holding a project marker; else ``start``'s directory."""
+    start = os.path.abspath(start)
+    here = start if os.path.isdir(start) else os.path.dirname(start)
+    d = here
+    while True:
+        if any(os.path.exists(os.path.join(d, m)) for m in ROOT_MARKERS):
+            return d
+        up = os.path.dirname(d)
+        if up == d:
+            return here
+        d = up
+
+
+def _parts(relpath: str) -> list[str]:
+    return [p for p in relpath.replace(os.sep, "/").split("/") if p and p != "."]
+
+
+def matches_any(relpath: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    """gitignore-like matching: a pattern without '/' matches any path component (or the file name);
+    a pattern ending in '/' matches a directory component; a pattern with '/' matches the path."""
+    parts = _parts(relpath)
+    norm = "/".join(parts)
+    for pat in patterns:
+        if pat.endswith("/"):
+            name = pat.rstrip("/")
+            if "/" in name:
+                if norm.startswith(name + "/") or fnmatch.fnmatchcase(norm, name + "/*"):
+                    return True
+            elif any(fnmatch.fnmatchcase(p, name) for p in parts[:-1]):
+                return True
+        elif "/" in pat:
+            if fnmatch.fnmatchcase(norm, pat.lstrip("/")) or norm.startswith(pat.strip("/") + "/"):
+                return True
+        elif any(fnmatch.fnmatchcase(p, pat) for p in parts):
+            return True
+    return False
+
+
+def git_files(root: str) -> list[str] | None:
+    """Tracked and untracked-but-not-ignored .py files under root (relative paths), or None outside git."""
+    if not os.path.exists(os.path.join(root, ".git")):
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.py", "*.pyi"],
+            cwd=root,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    files = []
+    for rel in out.decode("utf-8", "surrogateescape").split("\0"):
+        if rel.endswith(".py") and os.path.isfile(os.path.join(root, rel)):
+            files.append(rel)
+    return sorted(set(files))
+
+
+def walk_files(top: str, exclude: tuple[str, ...] | list[str], base: str | None = None) -> list[str]:
+    """.py files under ``top``, as paths relative to ``base`` (default ``top``), skipping excluded ones."""
+    base = base or top
+    out = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        rel_dir = os.path.relpath(dirpath, base)
+        keep = []
+        for d in dirnames:
+            rel = os.path.normpath(os.path.join(rel_dir, d))
+            if not matches_any(rel + "/x", exclude):
+                keep.append(d)
+        dirnames[:] = sorted(keep)
+        for f in sorted(filenames):
+            if f.endswith(".py"):
+                rel = os.path.normpath(os.path.join(rel_dir, f))
+                if not matches_any(rel, exclude):
+                    out.append(rel)
+    return out
+
+
+def module_names(root: str, relpath: str) -> list[tuple[str, bool]]:
+    """Candidate dotted names of a file: relative to its topmost package's parent, to ``src/``, and to root."""
+    parts = _parts(relpath)
+    if not parts or not parts[-1].endswith(".py"):
+        return []
+    is_package = parts[-1] == "__init__.py"
+    stem = parts[:-1] if is_package else parts[:-1] + [parts[-1][:-3]]
+    names: list[tuple[str, bool]] = []
+
+    def add(seq: list[str]) -> None:
+        if seq and all(p.isidentifier() for p in seq):
+            n = ".".join(seq)
+            if (n, is_package) not in names:
+                names.append((n, is_package))
+
+    # topmost package: climb while the directory has an __init__.py
+    dirs = parts[:-1]
+    k = len(dirs)
+    while k > 0 and os.path.exists(os.path.join(root, *dirs[:k], "__init__.py")):
+        k -= 1
+    add(stem[k:])
+    if parts[0] == "src":
+        add(stem[1:])
+    add(stem)
+    return names

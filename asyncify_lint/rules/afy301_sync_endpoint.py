@@ -1,0 +1,85 @@
+"""
+## What it does
+Checks for FastAPI endpoints declared with a plain `def`: functions registered with
+`@app.get/post/put/patch/delete/options/head/trace/api_route/websocket` on a `FastAPI()` or
+`APIRouter()` instance (found through imports and assignments, in any module of the project), or with
+`app.add_api_route(path, endpoint)`.
+
+## Why is this bad?
+FastAPI runs a `def` endpoint in a worker thread of a small, shared threadpool (40 threads by default).
+An app that is moving to asyncio wants its request path on the event loop, with awaited I/O, so that
+concurrency is not capped by the threadpool.
+
+## Example
+```python
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/items")
+def list_items():
+    return []
+```
+
+## Use instead
+```python
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/items")
+async def list_items():
+    return []
+```
+
+## Fix safety
+The fix turns `def` into `async def` and is unsafe: once converted, the endpoint runs on the event
+loop, so any blocking call left in its body (a sync database session, `time.sleep`, `requests`) now
+blocks every other request instead of one worker thread. Convert the blocking calls first (the
+AFY1xx and AFY2xx rules), then the endpoints.
+
+There is no fix when the function is a generator, uses `yield from`, carries another decorator that
+would wrap a coroutine function (such as `functools.lru_cache`), or is also called directly in its
+module, whose callers would then receive a coroutine.
+"""
+
+import ast
+
+from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
+from asyncify_lint.engine.context import FileContext
+from asyncify_lint.helpers import fastapi
+from asyncify_lint.helpers.convert import blocker
+from asyncify_lint.helpers.rewrites import make_async
+from asyncify_lint.registry import Rule, register
+
+RULE = register(
+    Rule(
+        code="AFY301",
+        name="sync-endpoint",
+        message="endpoint `{name}` ({how}) is a sync `def` and runs in the threadpool{why}",
+        fix_title="Make `{name}` an `async def`",
+        fix_availability=FixAvailability.SOMETIMES,
+        fix_applicability=Applicability.UNSAFE,
+        doc=__doc__,
+        module=__name__,
+        fix_order=300,
+    )
+)
+
+
+@RULE.on(ast.FunctionDef)
+def check(ctx: FileContext, func: ast.FunctionDef):
+    found = fastapi.roles(ctx, func)
+    if fastapi.ENDPOINT not in found:
+        return
+    site = found[fastapi.ENDPOINT]
+    if isinstance(site, ast.Call) and isinstance(site.func, ast.Attribute):
+        how = f"@{ctx.segment(site.func)}" if site in func.decorator_list else f"{ctx.segment(site.func)}()"
+    else:
+        how = "registered with add_api_route in another module"
+    reason = blocker(ctx, func, allow_generator=False)
+    fix = None if reason else Fix([make_async(ctx, func)], Applicability.UNSAFE)
+    why = f"; no automatic fix: {reason}" if reason else ""
+    yield RULE.at(ctx, func, fix, name=func.name, how=how, why=why)

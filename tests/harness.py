@@ -1,0 +1,117 @@
+"""Fixture harness: inline expected diagnostics, byte-exact fixed outputs, fix invariants.
+
+Annotation grammar (parsed, never evaluated), in a trailing comment of a code line:
+    # AFY301            a diagnostic of AFY301 on this line
+    # AFY301:5          ... at 1-based column 5
+    # AFY301 "endpoint" ... whose message contains the fragment
+several may follow each other: `# AFY301 # AFY302:1`. Full-line comments are never annotations.
+Header lines `# ARG --select=AFY301,AFY302` / `# ARG --unsafe-fixes` set the run's options.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import tokenize
+from dataclasses import dataclass
+
+from asyncify_lint.config import Settings
+from asyncify_lint.engine.runner import FileState, Linter
+from asyncify_lint.project import Project
+
+ANNOTATION = re.compile(r'(AFY\d{3})(?::(\d+))?(?:\s+"([^"]*)")?')
+ANNOTATION_START = re.compile(r"#\s*AFY\d{3}")
+
+
+@dataclass(frozen=True)
+class Expected:
+    code: str
+    line: int
+    col: int | None
+    fragment: str | None
+
+
+def parse_annotations(text: str) -> list[Expected]:
+    out = []
+    tokens = tokenize.generate_tokens(io.StringIO(text).readline)
+    line_has_code: set[int] = set()
+    comments = []
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT:
+            comments.append(tok)
+        elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+            for ln in range(tok.start[0], tok.end[0] + 1):
+                line_has_code.add(ln)
+    for tok in comments:
+        line = tok.start[0]
+        if line not in line_has_code or not ANNOTATION_START.match(tok.string):
+            continue
+        for m in ANNOTATION.finditer(tok.string):
+            out.append(Expected(m.group(1), line, int(m.group(2)) if m.group(2) else None, m.group(3)))
+    return out
+
+
+def parse_args(text: str, default_code: str) -> dict:
+    opts = {"select": [default_code], "unsafe": False}
+    for line in text.splitlines():
+        if not line.startswith("# ARG "):
+            continue
+        for arg in line[6:].split():
+            if arg.startswith("--select="):
+                opts["select"] = arg.split("=", 1)[1].split(",")
+            elif arg == "--unsafe-fixes":
+                opts["unsafe"] = True
+    return opts
+
+
+def noqa_variant(text: str) -> str:
+    """Replace each annotation comment with `# noqa: CODES`."""
+    lines = text.splitlines(keepends=True)
+    for exp_line in sorted({e.line for e in parse_annotations(text)}):
+        line = lines[exp_line - 1]
+        m = re.search(r"#\s*AFY\d{3}.*$", line.rstrip("\r\n"))
+        codes = ",".join(dict.fromkeys(c for c in re.findall(r"AFY\d{3}", m.group(0))))
+        ending = line[len(line.rstrip("\r\n")) :]
+        lines[exp_line - 1] = line[: m.start()] + f"# noqa: {codes}" + ending
+    return "".join(lines)
+
+
+class Run:
+    """A scratch project holding one module, checked and fixed in-process."""
+
+    def __init__(self, tmpdir: str, text: str | bytes, select: list[str], unsafe: bool = False,
+                 name: str = "mod.py", extra: dict[str, str] | None = None) -> None:
+        self.dir = tmpdir
+        os.makedirs(tmpdir, exist_ok=True)
+        self.path = os.path.join(tmpdir, name)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with open(self.path, "wb") as f:
+            f.write(data)
+        for rel, content in (extra or {}).items():
+            p = os.path.join(tmpdir, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "w", encoding="utf-8") as f:
+                f.write(content)
+        self.select = select
+        self.unsafe = unsafe
+
+    def linter(self) -> Linter:
+        settings = Settings(select=list(self.select), unsafe_fixes=self.unsafe)
+        return Linter(Project(self.dir, settings), settings)
+
+    def check(self):
+        linter = self.linter()
+        st = linter.load(self.path, os.path.basename(self.path))
+        return linter.check(st), st, linter
+
+    def fix(self) -> tuple[str, FileState]:
+        linter = self.linter()
+        st = linter.load(self.path, os.path.basename(self.path))
+        linter.fix(st)
+        return st.text, st
+
+
+def reset(tmpdir: str) -> None:
+    shutil.rmtree(tmpdir, ignore_errors=True)

@@ -9,7 +9,7 @@ from typing import Iterator
 from asyncify_lint import __version__
 from asyncify_lint.config import ConfigError, Settings, load_config
 from asyncify_lint.engine.checker import InternalError
-from asyncify_lint.engine.context import FileContext, link_parents
+from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.runner import Linter
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.project import Project
@@ -50,7 +50,6 @@ class Plugin:
         path = os.path.abspath(self.filename)
         relpath = linter.project.relpath(path)
         src = SourceFile(path, text, "utf-8", b"")
-        link_parents(self.tree)
         module, is_pkg = linter.project.module_of(relpath)
         ctx = FileContext(
             src,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ast
 from typing import Iterable
 
 from asyncify_lint.diagnostics import Diagnostic
-from asyncify_lint.engine.context import PARENT, FileContext, link_parents
+from asyncify_lint.engine.context import FileContext
 from asyncify_lint.registry import Rule
 
 
@@ -16,24 +15,6 @@ class InternalError(Exception):
     def __init__(self, code: str, path: str, exc: BaseException) -> None:
         super().__init__(f"{path}: internal error in {code}: {type(exc).__name__}: {exc}")
         self.code = code
-
-
-def ensure_parents(tree: ast.AST) -> list[ast.AST]:
-    """Pre-order node list; links parents unless the tree was linked already (project contexts are)."""
-    body = getattr(tree, "body", None)
-    if body and getattr(body[0], PARENT, None) is tree:
-        return _preorder(tree)
-    return link_parents(tree)
-
-
-def _preorder(tree: ast.AST) -> list[ast.AST]:
-    order: list[ast.AST] = []
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
-    return order
 
 
 def run_rules(ctx: FileContext, rules: Iterable[Rule]) -> list[Diagnostic]:
@@ -47,7 +28,7 @@ def run_rules(ctx: FileContext, rules: Iterable[Rule]) -> list[Diagnostic]:
             for h in hs:
                 dispatch.setdefault(t, []).append((r, h))
     out: list[Diagnostic] = []
-    for node in ensure_parents(ctx.tree):
+    for node in ctx.nodes:
         entries = dispatch.get(type(node))
         if not entries:
             continue

@@ -21,32 +21,31 @@ if TYPE_CHECKING:
     from asyncify_lint.config import Settings
     from asyncify_lint.project import Project
 
-PARENT = "_afy_parent"
+def link_parents(tree: ast.AST, parents: dict[int, ast.AST] | None = None) -> list[ast.AST]:
+    """Record every node's parent in ``parents`` (keyed by ``id``); returns every node, breadth-first.
 
-
-def parent(node: ast.AST) -> ast.AST | None:
-    return getattr(node, PARENT, None)
-
-
-def ancestors(node: ast.AST) -> Iterator[ast.AST]:
-    p = parent(node)
-    while p is not None:
-        yield p
-        p = parent(p)
-
-
-def link_parents(tree: ast.AST) -> list[ast.AST]:
-    """Set a parent pointer on every node; returns the nodes in pre-order."""
-    order: list[ast.AST] = []
-    stack = [tree]
-    iter_child = ast.iter_child_nodes
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        children = list(iter_child(node))
-        for child in children:
-            setattr(child, PARENT, node)
-        stack.extend(reversed(children))
+    A side table rather than an attribute on the nodes: no reference cycles, so a tree is freed as
+    soon as its context is, without waking the cyclic garbage collector on large runs.
+    """
+    if parents is None:
+        parents = {}
+    order: list[ast.AST] = [tree]
+    append = order.append
+    AST = ast.AST
+    i = 0
+    while i < len(order):
+        node = order[i]
+        i += 1
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                for child in value:
+                    if isinstance(child, AST):
+                        parents[id(child)] = node
+                        append(child)
+            elif isinstance(value, AST):
+                parents[id(value)] = node
+                append(value)
     return order
 
 
@@ -74,6 +73,16 @@ class FileContext:
         self._module_scope: Scope | None = None
         self._func_scopes: dict[int, Scope] = {}
         self.cache: dict[str, Any] = {}  # per-file memo for rules and helpers
+        self._nodes: list[ast.AST] | None = None
+        self._parents: dict[int, ast.AST] = {}
+        self._string_annotations: list[ast.AST] = []
+
+    @property
+    def nodes(self) -> list[ast.AST]:
+        """Every node of the tree, parents linked (done once, on first use)."""
+        if self._nodes is None:
+            self._nodes = link_parents(self.tree, self._parents)
+        return self._nodes
 
     # -- positions ---------------------------------------------------------------------------
     def position(self, node: ast.AST) -> tuple[int, int]:
@@ -107,7 +116,7 @@ class FileContext:
             j += 1
         if not (i >= 0 and text[i] == "(" and j < len(text) and text[j] == ")"):
             return False
-        p = parent(node)
+        p = self.parent(node)
         if isinstance(p, ast.Call) and node is not p.func:
             # `f(x)`: the parentheses of a sole argument belong to the call
             k = self.end(p.func)
@@ -118,12 +127,28 @@ class FileContext:
         return True
 
     # -- tree structure ----------------------------------------------------------------------
-    parent = staticmethod(parent)
-    ancestors = staticmethod(ancestors)
+    def parent(self, node: ast.AST) -> ast.AST | None:
+        if self._nodes is None:
+            self.nodes  # noqa: B018 - links parents
+        return self._parents.get(id(node))
+
+    def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
+        if self._nodes is None:
+            self.nodes  # noqa: B018 - links parents
+        get = self._parents.get
+        p = get(id(node))
+        while p is not None:
+            yield p
+            p = get(id(p))
+
+    def adopt(self, node: ast.AST, parent_node: ast.AST) -> None:
+        """Give a node built outside the tree (a parsed string annotation) a parent for name lookups."""
+        self.nodes  # noqa: B018 - links parents
+        self._parents[id(node)] = parent_node
 
     def enclosing_function(self, node: ast.AST) -> ast.AST | None:
         """Nearest enclosing ``def``/``async def``/``lambda`` (None at module or class level)."""
-        for a in ancestors(node):
+        for a in self.ancestors(node):
             if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 return a
             if isinstance(a, ast.ClassDef):
@@ -136,7 +161,7 @@ class FileContext:
         return isinstance(f, ast.AsyncFunctionDef)
 
     def in_generator_expression(self, node: ast.AST, stop: ast.AST | None = None) -> bool:
-        for a in ancestors(node):
+        for a in self.ancestors(node):
             if a is stop or isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 return False
             if isinstance(a, ast.GeneratorExp):
@@ -144,10 +169,10 @@ class FileContext:
         return False
 
     def is_awaited(self, node: ast.AST) -> bool:
-        return isinstance(parent(node), ast.Await)
+        return isinstance(self.parent(node), ast.Await)
 
     def in_type_checking_block(self, node: ast.AST) -> bool:
-        for a in ancestors(node):
+        for a in self.ancestors(node):
             if isinstance(a, ast.If) and self.qualname(a.test) in ("typing.TYPE_CHECKING", "TYPE_CHECKING"):
                 return True
         return False
@@ -170,7 +195,7 @@ class FileContext:
     def lookup(self, name: str, node: ast.AST) -> Binding | None:
         """The binding ``name`` refers to at ``node``: enclosing functions first, then the module."""
         in_class_body = True
-        for a in ancestors(node):
+        for a in self.ancestors(node):
             if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 in_class_body = False
                 b = self.function_scope(a).bindings.get(name)
@@ -251,7 +276,11 @@ class FileContext:
                 ann = ast.parse(ann.value, mode="eval").body
             except SyntaxError:
                 return None
-            setattr(ann, PARENT, self.tree)
+            self._string_annotations.append(ann)  # keep it alive: parents are keyed by id
+            self.adopt(ann, self.tree)
+            for child in ast.walk(ann):
+                for grandchild in ast.iter_child_nodes(child):
+                    self._parents[id(grandchild)] = child
         if isinstance(ann, ast.Subscript):
             base = self.qualname(ann.value)
             if base in ("typing.Annotated",) and isinstance(ann.slice, ast.Tuple) and ann.slice.elts:

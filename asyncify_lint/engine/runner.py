@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from asyncify_lint.config import Settings
 from asyncify_lint.diagnostics import Diagnostic
 from asyncify_lint.engine.checker import InternalError, run_rules
-from asyncify_lint.engine.context import FileContext, link_parents
+from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.fixer import apply_fixes, choose
 from asyncify_lint.engine.noqa import filter_noqa
 from asyncify_lint.engine.source import SourceError, SourceFile
@@ -66,7 +66,6 @@ class Linter:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning for odd escapes in checked code
             tree = ast.parse(state.text, filename=state.display)
-        link_parents(tree)
         module, is_pkg = self.project.module_of(state.relpath)
         src = state.source if state.text == state.source.text else state.source.with_text(state.text)
         return FileContext(

@@ -11,7 +11,7 @@ import ast
 import os
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from asyncify_lint.engine.context import FileContext, link_parents
+from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.scope import canonical
 from asyncify_lint.engine.source import SourceError, SourceFile
 from asyncify_lint.project.discover import (
@@ -38,6 +38,7 @@ class Project:
         self._overlay: dict[str, str] = {}  # relpath -> text that replaces the file on disk
         self._facts: dict[str, object] = {}
         self.unresolved = 0
+        self._store = None  # asyncify_lint.project.cache.SummaryStore, created on first use
 
     @classmethod
     def for_path(cls, path: str, settings: "Settings | None" = None) -> "Project":
@@ -93,6 +94,8 @@ class Project:
             self._overlay[relpath] = text
         self._contexts.pop(relpath, None)
         self._facts.clear()
+        if self._store is not None:
+            self._store.invalidate(relpath)
 
     def context(self, relpath: str) -> FileContext | None:
         if relpath in self._contexts:
@@ -104,7 +107,6 @@ class Project:
             else:
                 src = SourceFile.read(os.path.join(self.root, relpath))
             tree = ast.parse(src.text, filename=relpath)
-            link_parents(tree)
             module, is_pkg = self.module_of(relpath)
             ctx = FileContext(src, tree, display_path=relpath, module=module, is_package=is_pkg, project=self,
                               settings=self.settings, is_test=self.is_test_file(relpath))
@@ -189,6 +191,31 @@ class Project:
         if key not in self._facts:
             self._facts[key] = compute(self)
         return self._facts[key]
+
+    # -- whole-project analysis (summary.py, callgraph.py, cache.py) ---------------------------
+    @property
+    def store(self):
+        if self._store is None:
+            from asyncify_lint.project.cache import SummaryStore
+
+            self._store = SummaryStore(self)
+        return self._store
+
+    def summary(self, relpath: str):
+        """The summary of one module (from the disk cache when still valid)."""
+        return self.store.get(relpath)
+
+    @property
+    def summaries(self):
+        """relpath -> summary of every project file (loads/refreshes the on-disk cache)."""
+        return self.store.all()
+
+    @property
+    def graph(self):
+        """The resolved call graph of the whole project (built once, until a file changes)."""
+        from asyncify_lint.project.callgraph import build_graph
+
+        return self.fact("callgraph", build_graph)
 
     def contexts_containing(self, needles: Iterable[bytes]) -> Iterable[FileContext]:
         """Contexts of every project file whose text contains one of ``needles`` (a cheap pre-filter)."""

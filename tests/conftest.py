@@ -1,5 +1,8 @@
 import pytest
 
+# example apps and fixture projects carry their own test suites; they are data for our tests
+collect_ignore_glob = ["e2e/apps/*", "fixtures/*"]
+
 
 def pytest_addoption(parser):
     parser.addoption("--update-fixtures", action="store_true", help="rewrite the expected fixed outputs")

@@ -130,6 +130,11 @@ def _bind_store(scope: Scope, target: ast.AST, value: ast.AST | None, annotation
     for name in _target_names(target):
         prev = scope.bindings.get(name.id)
         if prev is not None and prev.kind == "assign" and single and value is not None:
+            if prev.value is None:
+                # `x: T` then `x = ...`: the value joins the declared annotation
+                scope.bindings[name.id] = Binding("assign", value=value, node=name,
+                                                  annotation=annotation or prev.annotation)
+                continue
             # a second assignment: keep it only if it is the same kind of value (same callee)
             if ast.dump(getattr(prev.value, "func", prev.value)) != ast.dump(getattr(value, "func", value)):
                 scope.bindings[name.id] = Binding("local", node=name)

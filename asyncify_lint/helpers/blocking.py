@@ -1,34 +1,703 @@
-"""Known blocking calls. The catalogue is the shared source for the AFY1xx rules and for the
-"does this function do I/O" questions other rules ask."""
+"""Known blocking calls: the catalogue (``asyncify_lint/data/blocking_calls.tsv``), light instance
+tracking for blocking client/file/connection objects, the "is this call on the event loop" question,
+and the fixes of the AFY110-AFY119 family.
+
+Other rules ask :func:`classify` (the category of a blocking call); the AFY11x rules use
+:func:`finding` (cached per call) and :func:`build_fix`.
+"""
 
 from __future__ import annotations
 
 import ast
+import csv
+import os
+from dataclasses import dataclass
+from typing import Iterator
 
+from asyncify_lint.diagnostics import Applicability, Fix, ImportRequest
 from asyncify_lint.engine.context import FileContext
+from asyncify_lint.helpers.rewrites import can_await_here, needs_parentheses
 
-# A small core; the AFY1xx family extends it with the full catalogue.
-_CORE = {
-    "time.sleep": "sleep",
-    "builtins.open": "file-io",
-    "builtins.input": "other",
-    "subprocess.run": "subprocess",
-    "subprocess.call": "subprocess",
-    "subprocess.check_call": "subprocess",
-    "subprocess.check_output": "subprocess",
-    "os.system": "subprocess",
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "blocking_calls.tsv")
+
+#: advice per ``hint`` key of the catalogue; asyncio first, third-party libraries as options
+HINTS = {
+    "sleep": "use `await asyncio.sleep(...)`",
+    "requests": "use `httpx.AsyncClient` (awaited, created once) or offload with `await asyncio.to_thread(...)`",
+    "httpx": "use `httpx.AsyncClient` and await its methods, or offload with `await asyncio.to_thread(...)`",
+    "urllib": "use `httpx.AsyncClient`, or offload the request and the read together with "
+    "`await asyncio.to_thread(...)`",
+    "urllib3": "use `httpx.AsyncClient`, or offload with `await asyncio.to_thread(...)`",
+    "subprocess": "use `await asyncio.create_subprocess_exec(...)` (or `create_subprocess_shell`), "
+    "or offload with `await asyncio.to_thread(...)`",
+    "popen": "use `await asyncio.create_subprocess_exec(...)` and `await proc.communicate()`/`await proc.wait()`",
+    "oswait": "wait for children with the asyncio subprocess API (`await proc.wait()`), "
+    "or offload with `await asyncio.to_thread(...)`",
+    "open": "do the file I/O in a worker thread (`await asyncio.to_thread(...)`), "
+    "or use an async file API (aiofiles, `anyio.open_file`)",
+    "fileobj": "do the file I/O in a worker thread (`await asyncio.to_thread(...)`), "
+    "or use an async file API (aiofiles, `anyio.open_file`)",
+    "os": "offload with `await asyncio.to_thread(...)` (or use `aiofiles.os`)",
+    "ositer": "offload the whole iteration with `await asyncio.to_thread(lambda: list(...))`",
+    "pathlib": "offload with `await asyncio.to_thread(...)` (or use `anyio.Path`)",
+    "pathiter": "offload the whole iteration with `await asyncio.to_thread(lambda: list(...))` (or use `anyio.Path`)",
+    "socket": "use asyncio streams (`asyncio.open_connection`) or the loop's socket API (`loop.sock_*`), "
+    "or offload with `await asyncio.to_thread(...)`",
+    "dns": "use `await loop.getaddrinfo(...)`/`loop.getnameinfo(...)`, or offload with `await asyncio.to_thread(...)`",
+    "sqlite3": "use an async driver (aiosqlite, or SQLAlchemy's `sqlite+aiosqlite`); sqlite3 objects are bound to "
+    "their thread, so `asyncio.to_thread` is not a drop-in fix",
+    "psycopg2": "use an async driver (psycopg 3 `AsyncConnection`, asyncpg), or offload with `await asyncio.to_thread(...)`",
+    "pymysql": "use an async driver (aiomysql, asyncmy), or offload with `await asyncio.to_thread(...)`",
+    "redis": "use `redis.asyncio.Redis` and await its methods",
+    "input": "offload with `await asyncio.to_thread(input, ...)`",
+    "lock": "use `asyncio.Lock` (`async with lock:`), or offload with `await asyncio.to_thread(lock.acquire)`",
+    "queue": "use `asyncio.Queue` (`await queue.get()`), or offload with `await asyncio.to_thread(queue.get)`",
+    "future": "use `await asyncio.wrap_future(future)`",
+    "join": "offload with `await asyncio.to_thread(thread.join)`",
+    "event": "use `asyncio.Event` (`await event.wait()`) when every setter is a coroutine, "
+    "or offload with `await asyncio.to_thread(event.wait)`",
+    "user": "declared blocking in the configuration (blocking-calls / blocking-patterns); "
+    "offload with `await asyncio.to_thread(...)` or use an async API",
 }
-_HTTP_PREFIXES = ("requests.", "urllib.request.urlopen", "httpx.get", "httpx.post", "httpx.put", "httpx.delete",
-                  "httpx.patch", "httpx.request", "httpx.stream", "httpx.head", "httpx.options")
+
+CATEGORY_OF_CODE = {
+    "AFY110": "sleep",
+    "AFY111": "http",
+    "AFY112": "subprocess",
+    "AFY113": "file-io",
+    "AFY114": "os",
+    "AFY115": "os",
+    "AFY116": "socket",
+    "AFY117": "db",
+    "AFY118": "other",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One catalogue row."""
+
+    name: str  # canonical qualified name; ``Type.*`` = every method of Type
+    code: str  # AFY110 ... AFY118
+    kind: str  # function | method | any-method
+    fix: str  # sleep | to_thread | none
+    hint: str  # key of HINTS
+    category: str  # the reference category (sleep, http, subprocess, file-io, os, socket, dns, db, other)
+
+    @property
+    def advice(self) -> str:
+        return HINTS[self.hint]
+
+
+def _load() -> tuple[dict[str, Entry], dict[str, Entry], frozenset[str]]:
+    entries: dict[str, Entry] = {}
+    any_method: dict[str, Entry] = {}
+    with open(DATA, encoding="utf-8", newline="") as f:
+        lines = [ln for ln in f if not ln.startswith("#")]
+    for row in csv.DictReader(lines, delimiter="\t"):
+        e = Entry(row["qualified_name"], row["code"], row["kind"], row["fix"], row["hint"], row["category"])
+        if e.hint not in HINTS:
+            raise ValueError(f"{DATA}: unknown hint {e.hint!r} for {e.name}")
+        if e.kind == "any-method":
+            any_method[e.name[:-2]] = e
+        else:
+            entries[e.name] = e
+    # last segments of dotted names, to skip most attribute calls without resolving them
+    attrs = frozenset(name.rsplit(".", 1)[-1] for name in entries)
+    return entries, any_method, attrs
+
+
+CATALOGUE, ANY_METHOD, _ATTRS = _load()
+
+# -- instance tracking ------------------------------------------------------------------------
+
+THREADPOOL_RUNNERS = ("starlette.concurrency.run_in_threadpool", "fastapi.concurrency.run_in_threadpool")
+OFFLOADERS = frozenset(("asyncio.to_thread", "anyio.to_thread.run_sync") + THREADPOOL_RUNNERS)
+
+FILE = "<file>"  # placeholder: the concrete io type depends on the mode argument
+PATH = "pathlib.Path"
+
+#: calling the key (a class or a factory) produces an instance of the value type; also used for annotations
+PRODUCERS = {
+    "requests.Session": "requests.Session",
+    "requests.session": "requests.Session",
+    "requests.sessions.Session": "requests.Session",
+    "requests.sessions.session": "requests.Session",
+    "httpx.Client": "httpx.Client",
+    "httpx2.Client": "httpx2.Client",
+    "urllib3.PoolManager": "urllib3.PoolManager",
+    "urllib3.poolmanager.PoolManager": "urllib3.PoolManager",
+    "urllib3.ProxyManager": "urllib3.ProxyManager",
+    "urllib3.proxy_from_url": "urllib3.ProxyManager",
+    "urllib3.HTTPConnectionPool": "urllib3.HTTPConnectionPool",
+    "urllib3.HTTPSConnectionPool": "urllib3.HTTPSConnectionPool",
+    "urllib3.connection_from_url": "urllib3.HTTPConnectionPool",
+    "urllib.request.urlopen": "http.client.HTTPResponse",
+    "http.client.HTTPResponse": "http.client.HTTPResponse",
+    "builtins.open": FILE,
+    "io.open": FILE,
+    "codecs.open": FILE,
+    "os.fdopen": FILE,
+    "tempfile.NamedTemporaryFile": "io.BufferedRandom",
+    "tempfile.TemporaryFile": "io.BufferedRandom",
+    "typing.TextIO": "io.TextIOWrapper",
+    "typing.BinaryIO": "io.BufferedRandom",
+    "typing.IO": "io.TextIOWrapper",
+    "io.TextIOWrapper": "io.TextIOWrapper",
+    "io.BufferedReader": "io.BufferedReader",
+    "io.BufferedWriter": "io.BufferedWriter",
+    "io.BufferedRandom": "io.BufferedRandom",
+    "sqlite3.connect": "sqlite3.Connection",
+    "sqlite3.Connection": "sqlite3.Connection",
+    "sqlite3.Cursor": "sqlite3.Cursor",
+    "psycopg2.connect": "psycopg2.extensions.connection",
+    "psycopg2.extensions.connection": "psycopg2.extensions.connection",
+    "psycopg2.extensions.cursor": "psycopg2.extensions.cursor",
+    "pymysql.connect": "pymysql.connections.Connection",
+    "pymysql.Connect": "pymysql.connections.Connection",
+    "pymysql.Connection": "pymysql.connections.Connection",
+    "pymysql.connections.Connection": "pymysql.connections.Connection",
+    "pymysql.cursors.Cursor": "pymysql.cursors.Cursor",
+    "redis.Redis": "redis.Redis",
+    "redis.StrictRedis": "redis.Redis",
+    "redis.client.Redis": "redis.Redis",
+    "redis.client.StrictRedis": "redis.Redis",
+    "redis.from_url": "redis.Redis",
+    "redis.Redis.from_url": "redis.Redis",
+    "socket.socket": "socket.socket",
+    "socket.create_connection": "socket.socket",
+    "ssl.SSLSocket": "ssl.SSLSocket",
+    "ssl.create_default_context": "ssl.SSLContext",
+    "ssl.SSLContext": "ssl.SSLContext",
+    "subprocess.Popen": "subprocess.Popen",
+    "threading.Lock": "threading.Lock",
+    "threading.RLock": "threading.RLock",
+    "threading.Semaphore": "threading.Semaphore",
+    "threading.BoundedSemaphore": "threading.BoundedSemaphore",
+    "threading.Event": "threading.Event",
+    "threading.Condition": "threading.Condition",
+    "threading.Thread": "threading.Thread",
+    "queue.Queue": "queue.Queue",
+    "queue.LifoQueue": "queue.LifoQueue",
+    "queue.PriorityQueue": "queue.PriorityQueue",
+    "queue.SimpleQueue": "queue.SimpleQueue",
+    "concurrent.futures.Future": "concurrent.futures.Future",
+    "concurrent.futures.ThreadPoolExecutor": "concurrent.futures.ThreadPoolExecutor",
+    "concurrent.futures.ProcessPoolExecutor": "concurrent.futures.ThreadPoolExecutor",
+    "pathlib.Path": PATH,
+    "pathlib.PosixPath": PATH,
+    "pathlib.WindowsPath": PATH,
+    "pathlib.Path.cwd": PATH,
+    "pathlib.Path.home": PATH,
+}
+
+# every type the catalogue has ``Type.method`` rows for is also known by its own name (annotations)
+for _name, _e in list(CATALOGUE.items()) + [(t + ".*", e) for t, e in ANY_METHOD.items()]:
+    if _e.kind in ("method", "any-method"):
+        PRODUCERS.setdefault(_name.rsplit(".", 1)[0], _name.rsplit(".", 1)[0])
+
+#: ``Type.method`` → type of its result
+RETURNS = {
+    "sqlite3.Connection.cursor": "sqlite3.Cursor",
+    "sqlite3.Connection.execute": "sqlite3.Cursor",
+    "sqlite3.Connection.executemany": "sqlite3.Cursor",
+    "sqlite3.Connection.executescript": "sqlite3.Cursor",
+    "sqlite3.Cursor.execute": "sqlite3.Cursor",
+    "sqlite3.Cursor.executemany": "sqlite3.Cursor",
+    "psycopg2.extensions.connection.cursor": "psycopg2.extensions.cursor",
+    "pymysql.connections.Connection.cursor": "pymysql.cursors.Cursor",
+    "redis.Redis.pipeline": "redis.client.Pipeline",
+    "ssl.SSLContext.wrap_socket": "ssl.SSLSocket",
+    "concurrent.futures.ThreadPoolExecutor.submit": "concurrent.futures.Future",
+    "pathlib.Path.open": FILE,
+    "pathlib.Path.resolve": PATH,
+    "pathlib.Path.absolute": PATH,
+    "pathlib.Path.expanduser": PATH,
+    "pathlib.Path.joinpath": PATH,
+    "pathlib.Path.with_name": PATH,
+    "pathlib.Path.with_stem": PATH,
+    "pathlib.Path.with_suffix": PATH,
+    "pathlib.Path.relative_to": PATH,
+}
+
+#: methods of an ``any-method`` type that do no I/O
+NON_BLOCKING = {
+    "io.TextIOWrapper": frozenset({"fileno", "isatty", "readable", "writable", "seekable", "detach", "reconfigure"}),
+    "redis.Redis": frozenset({"pipeline", "pubsub", "lock", "register_script", "get_encoder",
+                              "get_connection_kwargs", "set_response_callback", "monitor"}),
+}
+for _t in ("io.BufferedReader", "io.BufferedWriter", "io.BufferedRandom"):
+    NON_BLOCKING[_t] = NON_BLOCKING["io.TextIOWrapper"]
+
+
+def _file_type(call: ast.Call, qualname: str | None) -> str:
+    """``open(p, "rb")`` → io.BufferedReader, ...; text mode → io.TextIOWrapper."""
+    mode: ast.AST | None = None
+    pos = 0 if qualname == "pathlib.Path.open" else 1
+    if len(call.args) > pos:
+        mode = call.args[pos]
+    for kw in call.keywords:
+        if kw.arg == "mode":
+            mode = kw.value
+    if isinstance(mode, ast.Constant) and isinstance(mode.value, str) and "b" in mode.value:
+        if "+" in mode.value:
+            return "io.BufferedRandom"
+        return "io.BufferedReader" if "r" in mode.value else "io.BufferedWriter"
+    return "io.TextIOWrapper"
+
+
+def _normalize(t: str | None) -> str | None:
+    if t is None:
+        return None
+    if t.startswith("with:"):
+        t = t[5:]
+    r = PRODUCERS.get(t)
+    return None if r == FILE else r
+
+
+def instance_type(ctx: FileContext, expr: ast.AST, _depth: int = 0) -> str | None:
+    """The tracked type (a key of the catalogue's ``Type.method`` rows) of ``expr``'s value, or None."""
+    if _depth > 8:
+        return None
+    if isinstance(expr, ast.Call):
+        return _result_type(ctx, expr.func, expr, _depth)
+    if isinstance(expr, ast.Await) and isinstance(expr.value, ast.Call):
+        # `await asyncio.to_thread(f, ...)` has the type of `f(...)` (so fixed code keeps its findings)
+        inner = expr.value
+        if inner.args and isinstance(inner.func, (ast.Name, ast.Attribute)):
+            if ctx.qualname(inner.func) in OFFLOADERS:
+                shifted = ast.Call(func=inner.args[0], args=inner.args[1:], keywords=inner.keywords)
+                return _result_type(ctx, inner.args[0], shifted, _depth)
+        return None
+    if isinstance(expr, ast.Name):
+        b = ctx.lookup(expr.id, expr)
+        if b is None:
+            return None
+        if b.annotation is not None:
+            t = annotation_instance_type(ctx, b.annotation)
+            if t is not None:
+                return t
+        if b.kind in ("assign", "with") and b.value is not None:
+            return instance_type(ctx, b.value, _depth + 1)
+        if b.kind == "import" and b.qualname and ctx.project is not None:
+            return _normalize(ctx.project.type_of_qualname(b.qualname))
+        return None
+    if isinstance(expr, ast.Attribute):
+        if isinstance(expr.value, ast.Name):
+            t = _self_attribute_type(ctx, expr)
+            if t is not None:
+                return t
+        if expr.attr == "parent" and instance_type(ctx, expr.value, _depth + 1) == PATH:
+            return PATH
+        return None
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Div):
+        if instance_type(ctx, expr.left, _depth + 1) == PATH:
+            return PATH
+        return None
+    if isinstance(expr, ast.NamedExpr):
+        return instance_type(ctx, expr.value, _depth + 1)
+    return None
+
+
+def _result_type(ctx: FileContext, func: ast.AST, call: ast.Call, _depth: int) -> str | None:
+    """The tracked type of what calling ``func`` (with ``call``'s arguments) returns."""
+    if isinstance(func, ast.Attribute):
+        recv = instance_type(ctx, func.value, _depth + 1)
+        if recv is not None:
+            r = RETURNS.get(f"{recv}.{func.attr}")
+            if r is not None:
+                return _file_type(call, "pathlib.Path.open") if r == FILE else r
+    if isinstance(func, (ast.Name, ast.Attribute)):
+        qn = ctx.qualname(func)
+        if qn is not None:
+            r = PRODUCERS.get(qn)
+            if r is not None:
+                return _file_type(call, qn) if r == FILE else r
+            if ctx.project is not None and not qn.startswith("builtins."):
+                # a factory function of the project annotated with its return type
+                return _normalize(_returns(ctx, func))
+    return None
+
+
+def _returns(ctx: FileContext, func: ast.AST) -> str | None:
+    t = ctx.type_of(func)
+    if t is not None and t.startswith("returns:"):
+        return t[len("returns:"):]
+    return None
+
+
+def annotation_instance_type(ctx: FileContext, ann: ast.AST) -> str | None:
+    if isinstance(ann, ast.Subscript) and ctx.qualname(ann.value) == "typing.IO":
+        return "io.TextIOWrapper"
+    return _normalize(ctx.annotation_type(ann))
+
+
+def _self_attribute_type(ctx: FileContext, expr: ast.Attribute) -> str | None:
+    """``self.client`` in a method, when ``__init__`` assigns ``self.client = httpx.Client()`` (or the
+    class body annotates ``client: httpx.Client``)."""
+    name = expr.value.id  # type: ignore[attr-defined]
+    b = ctx.lookup(name, expr.value)
+    if b is None or b.kind != "param":
+        return None
+    method = ctx.parent(ctx.parent(b.node))  # arg -> arguments -> def
+    if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    args = method.args.posonlyargs + method.args.args
+    if not args or args[0] is not b.node:
+        return None
+    cls = ctx.parent(method)
+    if not isinstance(cls, ast.ClassDef):
+        return None
+    return _class_attributes(ctx, cls).get(expr.attr)
+
+
+def _class_attributes(ctx: FileContext, cls: ast.ClassDef) -> dict[str, str]:
+    memo = ctx.cache.setdefault("blocking.class_attrs", {})
+    if id(cls) in memo:
+        return memo[id(cls)]
+    memo[id(cls)] = {}  # recursion guard
+    found: dict[str, str | None] = {}
+
+    def put(attr: str, t: str | None) -> None:
+        if attr in found and found[attr] != t:
+            found[attr] = None
+        else:
+            found[attr] = t
+
+    for stmt in cls.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            t = annotation_instance_type(ctx, stmt.annotation)
+            if t is not None:
+                put(stmt.target.id, t)
+        if isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__" and (stmt.args.posonlyargs + stmt.args.args):
+            self_name = (stmt.args.posonlyargs + stmt.args.args)[0].arg
+            for node in ast.walk(stmt):
+                targets: list[ast.AST] = []
+                value = None
+                if isinstance(node, ast.Assign):
+                    targets, value = node.targets, node.value
+                elif isinstance(node, ast.AnnAssign):
+                    targets, value = [node.target], node.value
+                for tgt in targets:
+                    if (isinstance(tgt, ast.Attribute) and isinstance(tgt.value, ast.Name)
+                            and tgt.value.id == self_name):
+                        t = None
+                        if isinstance(node, ast.AnnAssign):
+                            t = annotation_instance_type(ctx, node.annotation)
+                        if t is None and value is not None:
+                            t = instance_type(ctx, value)
+                        put(tgt.attr, t)
+    result = {k: v for k, v in found.items() if v is not None}
+    memo[id(cls)] = result
+    return result
+
+
+# -- where a call runs -------------------------------------------------------------------------
+
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def async_owner(ctx: FileContext, node: ast.AST) -> ast.AsyncFunctionDef | None:
+    """The ``async def`` whose body runs ``node`` on the event loop, or None.
+
+    Nested sync ``def`` and ``lambda`` bodies are not on the loop unless called (and callables passed to
+    ``asyncio.to_thread``/``run_in_executor``/``run_in_threadpool``/``anyio.to_thread.run_sync`` are
+    exactly those); their decorators and default values are, and so is a class body.
+    ``if TYPE_CHECKING:`` blocks never run.
+    """
+    child = node
+    for a in ctx.ancestors(node):
+        if isinstance(a, _FUNCS):
+            if any(child is s for s in a.body):
+                return a if isinstance(a, ast.AsyncFunctionDef) else None
+        elif isinstance(a, ast.Lambda):
+            if child is a.body:
+                return None
+        elif isinstance(a, ast.If) and any(child is s for s in a.body):
+            if ctx.qualname(a.test) in ("typing.TYPE_CHECKING", "typing_extensions.TYPE_CHECKING"):
+                return None
+        elif isinstance(a, ast.Module):
+            return None
+        child = a
+    return None
+
+
+# -- findings ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    entry: Entry
+    what: str  # how the call is shown in the message
+    func: ast.AsyncFunctionDef
+    qualname: str | None  # the resolved callee, for function rows
+
+
+def _spelling(ctx: FileContext, func: ast.AST) -> str:
+    text = " ".join(ctx.segment(func).split())
+    return text if len(text) <= 48 else text[:45] + "..."
+
+
+def lookup(ctx: FileContext, call: ast.Call) -> tuple[Entry, str | None, str] | None:
+    """The catalogue row ``call`` matches, the callee's qualified name (function rows) and the
+    catalogue name it matched, whatever the context."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        qn = ctx.qualname(func)
+        e = CATALOGUE.get(qn) if qn else None
+        return (e, qn, e.name) if e else None
+    if not isinstance(func, ast.Attribute):
+        return None
+    attr = func.attr
+    if attr in _ATTRS:
+        qn = ctx.qualname(func)
+        if qn is not None:
+            e = CATALOGUE.get(qn)
+            if e is not None:
+                return e, qn, e.name
+            if isinstance(func.value, ast.Name):
+                b = ctx.lookup(func.value.id, func.value)
+                if b is not None and b.kind == "import":
+                    return None  # a module attribute that is not in the catalogue
+    t = instance_type(ctx, func.value)
+    if t is None:
+        return None
+    name = f"{t}.{attr}"
+    e = CATALOGUE.get(name)
+    if e is not None:
+        return e, None, name
+    e = ANY_METHOD.get(t)
+    if e is not None and not attr.startswith("_") and attr not in NON_BLOCKING.get(t, ()):
+        return e, None, name
+    return None
+
+
+def _mentions_wnohang(ctx: FileContext, call: ast.Call) -> bool:
+    for node in ast.walk(call):
+        if isinstance(node, (ast.Name, ast.Attribute)) and ctx.qualname(node) == "os.WNOHANG":
+            return True
+    return False
+
+
+def finding(ctx: FileContext, call: ast.Call) -> Finding | None:
+    """The catalogued blocking call ``call`` makes on the event loop (cached per call), or None."""
+    memo = ctx.cache.setdefault("blocking.findings", {})
+    key = id(call)
+    if key in memo:
+        return memo[key]
+    result = None
+    owner = async_owner(ctx, call)
+    if owner is not None:
+        found = lookup(ctx, call)
+        if found is not None:
+            entry, qn, name = found
+            if not (entry.name.startswith("os.wait") and _mentions_wnohang(ctx, call)):
+                spelled = _spelling(ctx, call.func)
+                shown = f"`{spelled}()`"
+                if spelled != name and name != f"builtins.{spelled}":
+                    shown += f" (`{name}`)"
+                result = Finding(entry, shown, owner, qn)
+    memo[key] = result
+    return result
 
 
 def classify(ctx: FileContext, call: ast.Call) -> str | None:
-    """The category of a blocking call (``sleep``, ``http``, ``file-io``...), or None."""
-    qn = ctx.qualname(call.func)
-    if qn is None:
-        return None
-    if qn in _CORE:
-        return _CORE[qn]
-    if qn.startswith(_HTTP_PREFIXES):
-        return "http"
+    """The category of a blocking call (``sleep``, ``http``, ``file-io``, ``os``, ``socket``, ``dns``,
+    ``db``, ``subprocess``, ``other``) wherever it is, or None."""
+    found = lookup(ctx, call)
+    return found[0].category if found is not None else None
+
+
+# -- fixes -------------------------------------------------------------------------------------
+
+
+
+def asyncio_ref(ctx: FileContext, name: str, at: ast.AST):
+    """How to spell ``asyncio.<name>`` at ``at`` and the import to add: an existing ``import asyncio`` or
+    ``from asyncio import <name>`` is reused; otherwise ``import asyncio`` is added. None if shadowed."""
+    bindings = ctx.module_scope.bindings
+    ref, req = ctx.import_ref("asyncio", name)
+    if req is not None:
+        if "asyncio" not in bindings:
+            ref, req = f"asyncio.{name}", ImportRequest("asyncio")
+        elif req.name is None:
+            return None  # `asyncio` is bound to something else in this module
+    root = ref.split(".")[0]
+    if ctx.lookup(root, at) is not bindings.get(root):
+        return None  # a local name hides the module-level one
+    return ref, req
+
+
+def threadpool_ref(ctx: FileContext, at: ast.AST):
+    """``run_in_threadpool`` when the module already imports it (FastAPI/Starlette style), else
+    ``asyncio.to_thread``."""
+    for local, b in ctx.module_scope.bindings.items():
+        if b.kind == "import" and b.qualname in THREADPOOL_RUNNERS and ctx.lookup(local, at) is b:
+            return local, None
+    return asyncio_ref(ctx, "to_thread", at)
+
+
+def _await_text(ctx: FileContext, call: ast.Call, expr: str) -> str:
+    if needs_parentheses(ctx, call) and not ctx.is_parenthesized(call):
+        return f"(await {expr})"
+    return f"await {expr}"
+
+
+def _used_as_iterable_or_cm(ctx: FileContext, call: ast.Call) -> str | None:
+    p = ctx.parent(call)
+    if isinstance(p, (ast.withitem,)) and p.context_expr is call:
+        return "its result is used as a context manager"
+    if isinstance(p, (ast.For, ast.AsyncFor, ast.comprehension)) and p.iter is call:
+        return "its result is iterated"
+    if isinstance(p, ast.YieldFrom):
+        return "its result is iterated"
     return None
+
+
+def _inner_arguments(ctx: FileContext, call: ast.Call) -> str | None:
+    """The text between the call's parentheses."""
+    text = ctx.source.text
+    i = ctx.end(call.func)
+    end = ctx.end(call)
+    while i < end and text[i] in " \t\r\n\\":
+        i += 1
+    if i >= end or text[i] != "(" or text[end - 1] != ")":
+        return None
+    return text[i + 1 : end - 1]
+
+
+def build_fix(ctx: FileContext, call: ast.Call, f: Finding) -> tuple[Fix | None, str]:
+    """The fix for a finding and its title (empty without a fix)."""
+    kind = f.entry.fix
+    if kind == "none" or isinstance(ctx.parent(call), ast.Await) or not can_await_here(ctx, call):
+        return None, ""
+    if kind == "sleep":
+        if f.qualname != "time.sleep" or len(call.args) != 1 or call.keywords:
+            return None, ""
+        found = asyncio_ref(ctx, "sleep", call)
+        if found is None:
+            return None, ""
+        ref, req = found
+        args = _inner_arguments(ctx, call)
+        if args is None:
+            return None, ""
+        edit = ctx.replace(call, _await_text(ctx, call, f"{ref}({args})"))
+        return Fix([edit], Applicability.SAFE, [req] if req else []), f"Replace with `await {ref}(...)`"
+    if kind == "to_thread":
+        if _used_as_iterable_or_cm(ctx, call):
+            return None, ""
+        for kw in call.keywords:
+            if kw.arg == "stream" and not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
+                return None, ""  # a streamed response is read later, outside the thread
+        if any(isinstance(n, ast.Call) and finding(ctx, n) is not None for n in ast.walk(call.func)):
+            return None, ""  # the receiver would still block on the loop: offload the whole expression
+        found = threadpool_ref(ctx, call)
+        if found is None:
+            return None, ""
+        ref, req = found
+        args = _inner_arguments(ctx, call)
+        if args is None:
+            return None, ""
+        callee = ctx.segment(call.func)
+        if not args.strip():
+            inner = callee
+        elif args[0] in " \t\r\n":
+            inner = f"{callee},{args}"
+        else:
+            inner = f"{callee}, {args}"
+        edit = ctx.replace(call, _await_text(ctx, call, f"{ref}({inner})"))
+        return (Fix([edit], Applicability.UNSAFE, [req] if req else []),
+                f"Run it in a worker thread with `await {ref}(...)`")
+    return None, ""
+
+
+def check(rule, ctx: FileContext, call: ast.Call) -> Iterator:
+    """The shared handler of the AFY110-AFY118 rules: a diagnostic when ``call`` is in ``rule``'s family."""
+    f = finding(ctx, call)
+    if f is None or f.entry.code != rule.code:
+        return
+    fix, title = build_fix(ctx, call, f)
+    yield rule.at(ctx, call, fix, what=f.what, func=f.func.name, hint=f.entry.advice, fix_title=title)
+
+
+def has_async(ctx: FileContext) -> bool:
+    """Per-file prefilter: only files with an ``async def`` can have findings."""
+    return "async" in ctx.source.text
+
+
+# -- user-declared blocking calls (AFY119) -----------------------------------------------------
+
+
+def _user_names(ctx: FileContext) -> tuple[frozenset[str], tuple[str, ...]]:
+    names = tuple(ctx.settings.blocking_calls) if ctx.settings is not None else ()
+    exact = frozenset(n for n in names if not n.endswith(".*"))
+    prefixes = tuple(n[:-1] for n in names if n.endswith(".*"))
+    return exact, prefixes
+
+
+def _pattern_matches(ctx: FileContext) -> dict[int, str]:
+    """id(ast.Call) → the first configured ast-grep pattern that matches it (or a node inside it)."""
+    memo = ctx.cache.get("blocking.patterns")
+    if memo is not None:
+        return memo
+    memo = {}
+    ctx.cache["blocking.patterns"] = memo
+    patterns = list(ctx.settings.blocking_patterns) if ctx.settings is not None else []
+    if not patterns:
+        return memo
+    from ast_grep_py import SgRoot  # imported only when patterns are configured
+
+    root = SgRoot(ctx.source.text, "python").root()
+    calls = [n for n in ast.walk(ctx.tree) if isinstance(n, ast.Call)]
+    spans = [(ctx.position(c), ctx.end_position(c), c) for c in calls]
+    for pattern in patterns:
+        try:
+            matches = root.find_all(pattern=pattern)
+        except Exception:  # an invalid pattern matches nothing
+            continue
+        for m in matches:
+            r = m.range()
+            start = (r.start.line + 1, r.start.column)
+            end = (r.end.line + 1, r.end.column)
+            best = None
+            for s, e, c in spans:
+                if s <= start and end <= e and (best is None or (s >= best[0] and e <= best[1])):
+                    best = (s, e, c)
+            if best is not None:
+                memo.setdefault(id(best[2]), pattern)
+    return memo
+
+
+def user_finding(ctx: FileContext, call: ast.Call) -> tuple[str, ast.AsyncFunctionDef] | None:
+    """(what was declared, owner) when ``call`` is a user-declared blocking call on the event loop that
+    the catalogue does not already cover."""
+    exact, prefixes = _user_names(ctx)
+    patterns = _pattern_matches(ctx) if ctx.settings is not None and ctx.settings.blocking_patterns else {}
+    if not exact and not prefixes and not patterns:
+        return None
+    owner = async_owner(ctx, call)
+    if owner is None or finding(ctx, call) is not None:
+        return None
+    func = call.func
+    names = []
+    if isinstance(func, (ast.Name, ast.Attribute)):
+        qn = ctx.qualname(func)
+        if qn:
+            names.append(qn)
+        if isinstance(func, ast.Attribute):
+            t = instance_type(ctx, func.value) or _normalize_any(ctx.type_of(func.value))
+            if t:
+                names.append(f"{t}.{func.attr}")
+    for n in names:
+        if n in exact or n.startswith(prefixes):
+            shown = _spelling(ctx, func)
+            return (f"`{shown}()`" + (f" (`{n}`)" if shown != n else "")), owner
+    if id(call) in patterns:
+        return f"`{_spelling(ctx, func)}()` (pattern `{patterns[id(call)]}`)", owner
+    return None
+
+
+def _normalize_any(t: str | None) -> str | None:
+    if t is None or t == "?":
+        return None
+    return t[5:] if t.startswith("with:") else t

@@ -1,0 +1,191 @@
+"""
+## What it does
+Checks for sync engines: `create_engine(url, ...)` from `sqlalchemy`, `sqlalchemy.engine` or `sqlmodel`
+(resolved through imports and aliases). Also checks for event listeners registered on such an engine
+(`@event.listens_for(engine, ...)`, `event.listen(engine, ...)`).
+
+## Why is this bad?
+An `Engine` does blocking I/O; sessions and connections made from it block the event loop. The async
+API (`AsyncSession`, `AsyncConnection`) needs an `AsyncEngine` from `create_async_engine` with an async
+driver in its URL: a sync driver raises `InvalidRequestError: The asyncio extension requires an async
+driver to be used`.
+
+Event listeners cannot be registered on an `AsyncEngine` (`NotImplementedError: asynchronous events are
+not implemented at this time`); they must target `engine.sync_engine`.
+
+## Example
+```python
+from sqlalchemy import create_engine
+
+SQLALCHEMY_DATABASE_URL = "sqlite:///./app.db"
+engine = create_engine(SQLALCHEMY_DATABASE_URL, connect_args={"check_same_thread": False})
+```
+
+## Use instead
+```python
+from sqlalchemy.ext.asyncio import create_async_engine
+
+SQLALCHEMY_DATABASE_URL = "sqlite+aiosqlite:///./app.db"
+engine = create_async_engine(SQLALCHEMY_DATABASE_URL, connect_args={"check_same_thread": False})
+```
+
+The driver mapping: `sqlite`, `sqlite+pysqlite` → `sqlite+aiosqlite`; `postgresql`,
+`postgresql+psycopg2` → `postgresql+psycopg` (psycopg 3, which accepts the libpq URL parameters and is
+not bound to one event loop); `mysql`, `mysql+pymysql` → `mysql+aiomysql`. URLs that already name an
+async driver are kept. Every other argument (`connect_args`, pool arguments, `echo`...) is kept as
+written.
+
+Where the URL comes from:
+* a string literal or an f-string whose scheme is written literally: the scheme is rewritten in place;
+* a module constant (in this module or imported from another project module), a class attribute, or
+  a settings field with a default in code (`DATABASE_URL: str = "sqlite:///./app.db"` in a pydantic
+  `BaseSettings`, or `os.getenv("DATABASE_URL", "sqlite:///./app.db")`): the literal at the end of the
+  chain is rewritten, but only when every name on the way (the constant, the settings field, the
+  environment variable) is used nowhere in the project (tests included) except as a `create_engine`
+  URL. Otherwise rewriting it would silently change that other code (a sync engine in a test, Alembic),
+  and there is no fix. A literal in another module is rewritten by the diagnostic reported there.
+* a value that is not visible in code (`os.environ["DATABASE_URL"]`, a settings field without a
+  default, a computed string): no fix; the URL must name an async driver, and the message says so.
+
+## Fix safety
+The fix is unsafe: it changes the database driver, and every session and connection made from the
+engine must then be async (AFY202, AFY203); code that keeps using the engine synchronously breaks.
+The drivers can differ in behaviour: both async PostgreSQL drivers send typed parameters to the server,
+so a `str` compared with an `int` column fails where psycopg2 accepted it, and mysqlclient (`mysql://`)
+and aiomysql convert some types differently. Driver-specific `connect_args` need a review.
+
+When the URL can be overridden by the environment (a pydantic settings field, `os.getenv`), only the
+default in code is rewritten: the deployed values (environment, `.env` files) must name an async driver
+too. If they do not, `create_async_engine` fails at start-up naming the driver, so the mistake is loud,
+not silent.
+
+There is no fix when the driver has no async counterpart this tool maps (`mssql+pymssql`,
+`oracle+cx_oracle`, anything else), when the engine uses a pool class that asyncio engines reject
+(`QueuePool`, `SingletonThreadPool`), a `creator=`/`module=`/`pool=` argument, or `**kwargs`. Event
+listeners are reported without a fix.
+"""
+
+import ast
+
+from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
+from asyncify_lint.engine.context import FileContext
+from asyncify_lint.helpers import sqla
+from asyncify_lint.registry import Rule, register
+
+RULE = register(
+    Rule(
+        code="AFY201",
+        name="sync-engine",
+        message="sync engine: `{func}(...)` creates a blocking `Engine`{detail}",
+        fix_title="Use `create_async_engine` with the `{scheme}` driver",
+        fix_availability=FixAvailability.SOMETIMES,
+        fix_applicability=Applicability.UNSAFE,
+        doc=__doc__,
+        module=__name__,
+        fix_order=200,
+    )
+)
+
+_LISTEN = frozenset({"sqlalchemy.event.listens_for", "sqlalchemy.event.listen",
+                     "sqlalchemy.event.api.listens_for", "sqlalchemy.event.api.listen"})
+LISTENER_MESSAGE = (
+    "event listener on `{engine}`: once it is an `AsyncEngine`, listeners must be registered on "
+    "`{engine}.sync_engine` (asynchronous events are not implemented)"
+)
+LITERAL_MESSAGE = (
+    "sync engine URL: this `{scheme}` URL is used by `create_engine` in {where}; it must name an async "
+    "driver ({target}){env}"
+)
+
+
+def _env_note(info: sqla.UrlInfo) -> str:
+    if not info.env:
+        return ""
+    names = ", ".join(f"`{e}`" for e in dict.fromkeys(info.env))
+    return f"; the environment can override it ({names}): deployed values must name an async driver too"
+
+
+@RULE.on(ast.Call)
+def check(ctx: FileContext, call: ast.Call):
+    func = call.func
+    if not isinstance(func, (ast.Name, ast.Attribute)):
+        return
+    qn = sqla.normalize(ctx.qualname(func))
+    if qn in _LISTEN:
+        yield from _check_listener(ctx, call)
+        return
+    if qn != sqla.CREATE_ENGINE:
+        return
+    name = ctx.segment(func)
+    url = sqla.engine_url_arg(call)
+    if url is None:
+        yield RULE.at(ctx, call, None, func=name, scheme="", detail="; no fix: its URL argument is not visible")
+        return
+    info = sqla.resolve_url(ctx, url)
+    target = info.target
+    blocker = sqla.engine_blocker(ctx, call, info)
+    if blocker:
+        yield RULE.at(ctx, call, None, func=name, scheme=target or "", detail=f"; no fix: {blocker}")
+        return
+    edits: list[Edit] = []
+    if target != info.scheme:
+        assert info.literal is not None and info.literal_ctx is not None and target is not None
+        if sqla.file_key(info.literal_ctx) != sqla.file_key(ctx):
+            yield RULE.at(ctx, call, None, func=name, scheme=target,
+                          detail=f"; no fix: its URL literal at {info.literal_ctx.display_path}:"
+                                 f"{info.literal.lineno} must use `{target}` first (reported there)")
+            return
+        span = sqla.scheme_span(ctx, info.literal, info.scheme)
+        assert span is not None
+        edits.append(Edit(span[0], span[1], target))
+    ref, imp = ctx.import_ref("sqlalchemy.ext.asyncio", "create_async_engine")
+    edits.append(ctx.replace(func, ref))
+    fix = Fix(edits, Applicability.UNSAFE, [imp] if imp else [])
+    detail = _env_note(info)
+    yield RULE.at(ctx, call, fix, func=name, scheme=target, detail=detail)
+
+
+def _check_listener(ctx: FileContext, call: ast.Call):
+    target = call.args[0] if call.args else None
+    if target is None or sqla.engine_becomes_async(ctx, target) not in ("async", "sync"):
+        return
+    yield RULE.at(ctx, call, None, message=LISTENER_MESSAGE, engine=ctx.segment(target), func="", scheme="",
+                  detail="")
+
+
+@RULE.on(ast.Module)
+def check_literals(ctx: FileContext, module: ast.Module):
+    """URL literals of this module used by create_engine calls that are all in other modules."""
+    entries = sqla.project_engine_urls(ctx)
+    here = sqla.file_key(ctx)
+    by_literal: dict[tuple, list[tuple[str, str, sqla.UrlInfo]]] = {}
+    for call_file, call_display, info in entries:
+        if info.literal is None or info.literal_ctx is None or sqla.file_key(info.literal_ctx) != here:
+            continue
+        by_literal.setdefault(sqla.node_key(info.literal_ctx, info.literal), []).append((call_file, call_display, info))
+    if not by_literal:
+        return
+    nodes = {sqla.node_key(ctx, n): n for n in ast.walk(module) if isinstance(n, (ast.Constant, ast.JoinedStr))}
+    for key, users in sorted(by_literal.items(), key=lambda kv: kv[0][1:]):
+        if any(call_file == here for call_file, _, _ in users):
+            continue  # the create_engine call in this module fixes it
+        info = users[0][2]
+        node = nodes.get(key)
+        target = info.target
+        if node is None or info.scheme is None or target is None or target == info.scheme:
+            continue
+        where = ", ".join(sorted({display for _, display, _ in users}))
+        fix = None
+        reason = ""
+        foreign = None
+        for _, _, i in users:
+            foreign = foreign or sqla.foreign_uses(ctx, i)
+        span = sqla.scheme_span(ctx, node, info.scheme)
+        if foreign:
+            reason = f"; no fix: {foreign}"
+        elif span is None:
+            reason = "; no fix: the driver is not written plainly in the literal"
+        else:
+            fix = Fix([Edit(span[0], span[1], target)], Applicability.UNSAFE)
+        yield RULE.at(ctx, node, fix, message=LITERAL_MESSAGE + reason, scheme=target, target=f"`{target}`",
+                      where=where, env=_env_note(info), func="", detail="")

@@ -1,0 +1,175 @@
+"""
+## What it does
+Checks for session, connection and engine I/O in `async def` code that is not awaited:
+`execute`, `scalar`, `scalars`, `get`, `get_one`, `commit`, `rollback`, `flush`, `refresh`, `delete`,
+`merge`, `close`, `connection`, `stream`, `stream_scalars`, `run_sync`, `reset`, `invalidate`,
+`delete_all`, `merge_all` and SQLModel's `exec` on a session; `begin()`/`begin_nested()` used as a
+statement; `execute`, `commit`, `close`... on an `AsyncConnection`; `dispose()`, `connect()` and
+`raw_connection()` on an `AsyncEngine`, and `with engine.connect()`/`with engine.begin()` on one.
+
+Only receivers *known* to be sessions are checked: annotated `Session`/`AsyncSession` (also through
+`Annotated` aliases defined in any module), parameters declared with `Depends(get_db)` where `get_db`
+(in any module) yields or returns a session, calls of a session factory (`SessionLocal()` with
+`SessionLocal = sessionmaker(...)`/`async_sessionmaker(...)`, possibly imported), `with`/`async with`
+targets, and attributes assigned only sessions in the module (`request.state.db = SessionLocal()`).
+Sync-only methods (`add`, `add_all`, `expunge`, `expire`, `is_modified`, `in_transaction`,
+`get_bind`...) are never awaited.
+
+## Why is this bad?
+On an `AsyncSession` these methods return coroutines: without `await` nothing happens. A forgotten
+`await db.delete(obj)` or `await db.commit()` silently loses the change (Python only prints
+`RuntimeWarning: coroutine ... was never awaited`). On a sync `Session` in `async def` code the call
+blocks the event loop, and every other request waits.
+
+## Example
+```python
+async def delete_item(db: AsyncSession, item_id: int):
+    item = db.get(Item, item_id)
+    db.delete(item)
+    db.commit()
+    return db.scalars(select(Item)).all()
+```
+
+## Use instead
+```python
+async def delete_item(db: AsyncSession, item_id: int):
+    item = await db.get(Item, item_id)
+    await db.delete(item)
+    await db.commit()
+    return (await db.scalars(select(Item))).all()
+```
+
+## Fix safety
+The fix adds `await` (with parentheses where the result is used, `(await s.exec(q)).all()`). It is
+safe when the receiver is known to be an `AsyncSession`/`AsyncConnection`/`AsyncEngine` at run time
+(from its factory or dependency, else its annotation): the un-awaited call did nothing, the awaited
+one does what the sync code did.
+
+It is unsafe when the receiver is still a sync `Session`: awaiting its result (`None`, a `Result`)
+raises `TypeError` until the session becomes an `AsyncSession` (AFY202 rewrites the factory, the
+annotations and the `with` statements; run them together with `--unsafe-fixes`).
+
+There is no fix where `await` is not allowed or would change the meaning: in a generator expression,
+a lambda or a nested sync `def` (those are not reported).
+"""
+
+import ast
+
+from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
+from asyncify_lint.engine.context import FileContext
+from asyncify_lint.helpers import sqla
+from asyncify_lint.helpers.rewrites import add_await, can_await_here
+from asyncify_lint.registry import Rule, register
+
+RULE = register(
+    Rule(
+        code="AFY203",
+        name="session-io-not-awaited",
+        message="{what}{why}",
+        fix_title="Await `{call}`",
+        fix_availability=FixAvailability.SOMETIMES,
+        fix_applicability=Applicability.SAFE,
+        doc=__doc__,
+        module=__name__,
+        fix_order=230,
+    )
+)
+
+SESSION_IO = frozenset({
+    "execute", "scalar", "scalars", "get", "get_one", "commit", "rollback", "flush", "refresh", "delete",
+    "merge", "close", "connection", "stream", "stream_scalars", "run_sync", "reset", "invalidate",
+    "delete_all", "merge_all", "exec", "aclose",
+})
+CONNECTION_IO = frozenset({
+    "execute", "scalar", "scalars", "commit", "rollback", "close", "exec_driver_sql", "invalidate",
+    "get_isolation_level", "execution_options", "stream", "stream_scalars", "run_sync", "start",
+    "get_raw_connection",
+})
+ENGINE_IO = frozenset({"dispose", "raw_connection", "connect"})
+BEGIN = frozenset({"begin", "begin_nested"})
+
+_SESSION_NAMES = {
+    sqla.SA_SESSION: "sync `Session`", sqla.SQLMODEL_SESSION: "sync `Session`",
+    sqla.SA_ASYNC_SESSION: "`AsyncSession`", sqla.SQLMODEL_ASYNC_SESSION: "`AsyncSession`",
+}
+
+
+def _io_kind(recv: str | None, method: str, call: ast.Call, ctx: FileContext) -> str | None:
+    """"async" / "sync" when ``recv.method()`` is I/O to await (sync: once the session is async)."""
+    p = ctx.parent(call)
+    in_with = isinstance(p, ast.withitem) and p.context_expr is call
+    if recv in sqla.SESSION_TYPES:
+        if method in SESSION_IO or (method in BEGIN and not in_with):
+            return "async" if recv in sqla.ASYNC_SESSION_TYPES else "sync"
+    elif recv == sqla.ASYNC_CONNECTION:
+        if method in CONNECTION_IO or (method in BEGIN and not in_with):
+            return "async"
+    elif recv == sqla.ASYNC_ENGINE:
+        if method in ENGINE_IO and not in_with:
+            return "async"
+    return None
+
+
+@RULE.on(ast.Call)
+def check(ctx: FileContext, call: ast.Call):
+    func = call.func
+    if not isinstance(func, ast.Attribute) or ctx.is_awaited(call):
+        return
+    if func.attr not in SESSION_IO and func.attr not in CONNECTION_IO and func.attr not in ENGINE_IO \
+            and func.attr not in BEGIN:
+        return
+    if not ctx.in_async_function(call):
+        return
+    recv = sqla.sqla_type(ctx, func.value)
+    kind = _io_kind(recv, func.attr, call, ctx)
+    if kind is None:
+        return
+    name = f"{ctx.segment(func)}()"
+    recv_text = ctx.segment(func.value)
+    if kind == "async":
+        noun = {sqla.ASYNC_CONNECTION: "`AsyncConnection`", sqla.ASYNC_ENGINE: "`AsyncEngine`"}.get(
+            recv, "`AsyncSession`")
+        what = f"`{name}` on the {noun} `{recv_text}` returns a coroutine that is never awaited: the I/O does not happen"
+        applicability = Applicability.SAFE
+    else:
+        what = (f"`{name}` on the sync `Session` `{recv_text}` blocks the event loop; it must be awaited once "
+                "the session is an `AsyncSession` (AFY202)")
+        applicability = Applicability.UNSAFE
+    if not can_await_here(ctx, call):
+        yield RULE.at(ctx, call, None, what=what, why="; no fix: `await` is not possible here", call=name)
+        return
+    yield RULE.at(ctx, call, Fix(add_await(ctx, call), applicability), what=what, why="", call=name)
+
+
+@RULE.on(ast.With)
+def check_with(ctx: FileContext, node: ast.With):
+    """``with engine.connect() as conn`` on an AsyncEngine: only ``async with`` works."""
+    kinds = []
+    for item in node.items:
+        e = item.context_expr
+        kind = None
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute):
+            recv = sqla.sqla_type(ctx, e.func.value)
+            if recv == sqla.ASYNC_ENGINE and e.func.attr in ("connect", "begin"):
+                kind = "engine"
+            elif recv == sqla.ASYNC_CONNECTION and e.func.attr in BEGIN:
+                kind = "engine"
+            elif recv in sqla.SESSION_TYPES or sqla.sqla_type(ctx, e) in sqla.SESSION_TYPES:
+                return  # a session `with`: AFY202's
+        kinds.append(kind)
+    if "engine" not in kinds:
+        return
+    first = next(i.context_expr for i, k in zip(node.items, kinds) if k == "engine")
+    call = ctx.segment(first)
+    what = f"`with {call}` on an async engine needs `async with` (`AsyncConnection` has no `__enter__`)"
+    if not isinstance(ctx.enclosing_function(node), ast.AsyncFunctionDef):
+        yield RULE.at(ctx, node, None, what=what, why="; no fix: this is not in an `async def`", call=call,
+                      end_node=first)
+        return
+    if None in kinds:
+        yield RULE.at(ctx, node, None, what=what, why="; no fix: another item is not an async context manager",
+                      call=call, end_node=first)
+        return
+    at = ctx.start(node)
+    yield RULE.at(ctx, node, Fix([Edit(at, at, "async ")], Applicability.SAFE), what=what, why="", call=call,
+                  end_node=first)

@@ -1,0 +1,441 @@
+"""
+## What it does
+Checks, in `async def` functions, for reads that make SQLAlchemy emit SQL implicitly, which an
+`AsyncSession` cannot do:
+
+- a relationship attribute with the default `lazy="select"` read on an object known to be an
+  instance of a mapped class (from `Model(...)`, `await db.get(Model, ...)`, a `select(Model)`
+  result, an annotation) that was loaded without an eager-load option for it;
+- an attribute of such an object read after `await db.commit()` with no `await db.refresh(obj)` in
+  between (the commit expired it), unless every session of the project is made with
+  `expire_on_commit=False`;
+- an endpoint returning such an object (or a list of them) whose `response_model` (or return
+  annotation) has a field named after a lazy relationship of the returned class: serialization
+  reads it.
+
+## Why is this bad?
+A sync session loads these attributes on first access. An `AsyncSession` cannot do I/O implicitly:
+the read raises `MissingGreenlet` (SQLAlchemy 2.0) or a `StatementError` wrapping it (2.1), and in
+response serialization it becomes a `ResponseValidationError`, an HTTP 500.
+
+## Example
+```python
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy import ForeignKey, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    addresses: Mapped[list["Address"]] = relationship()
+
+
+class Address(Base):
+    __tablename__ = "addresses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class UserOut(BaseModel):
+    name: str
+    addresses: list[int]
+
+
+app = FastAPI()
+
+
+@app.get("/users/{uid}", response_model=UserOut)
+async def read_user(uid: int, db: AsyncSession):
+    return (await db.scalars(select(User).where(User.id == uid))).one()
+```
+
+## Use instead
+```python
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy import ForeignKey, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    addresses: Mapped[list["Address"]] = relationship()
+
+
+class Address(Base):
+    __tablename__ = "addresses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class UserOut(BaseModel):
+    name: str
+    addresses: list[int]
+
+
+app = FastAPI()
+
+
+@app.get("/users/{uid}", response_model=UserOut)
+async def read_user(uid: int, db: AsyncSession):
+    stmt = select(User).options(selectinload(User.addresses)).where(User.id == uid)
+    return (await db.scalars(stmt)).one()
+```
+
+## Fix safety
+Most findings have no fix: the remedy (`selectinload(...)` on the query, `await db.refresh(obj,
+["rel"])`, or the `AsyncAttrs` mixin and `await obj.awaitable_attrs.rel`) depends on code the rule
+cannot see in full, and whether the load happens at all is partly runtime-dependent (a many-to-one
+target already in the identity map needs no SQL).
+
+The one fix offered is for a `select(Model)` written inline in the statement that produces the
+endpoint's return value: it adds `.options(selectinload(Model.rel))` right after `select(Model)`.
+It is unsafe: the relationship is then loaded with the query (one extra `SELECT ... IN`) instead of
+lazily during serialization, which yields the same data unless the endpoint changes the relationship
+in between.
+"""
+
+import ast
+
+from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
+from asyncify_lint.engine.context import FileContext
+from asyncify_lint.helpers import fastapi, query
+from asyncify_lint.helpers.sqla import is_session
+from asyncify_lint.registry import Rule, register
+
+RULE = register(
+    Rule(
+        code="AFY206",
+        name="lazy-load-in-async",
+        message="{what} raises `MissingGreenlet` in async code; {remedy}",
+        fix_title="Eager-load it: add `.options(selectinload({rel}))` to `select({model})`",
+        fix_availability=FixAvailability.SOMETIMES,
+        fix_applicability=Applicability.UNSAFE,
+        doc=__doc__,
+        module=__name__,
+        fix_order=206,
+    )
+)
+
+SELECTS = frozenset({"sqlalchemy.select", "sqlalchemy.sql.select", "sqlalchemy.sql.expression.select",
+                     "sqlmodel.select", "sqlmodel.sql.expression.select"})
+SESSION_FACTORIES = frozenset({"sqlalchemy.orm.sessionmaker", "sqlalchemy.ext.asyncio.async_sessionmaker",
+                               "sqlalchemy.orm.Session", "sqlalchemy.ext.asyncio.AsyncSession", "sqlmodel.Session",
+                               "sqlmodel.ext.asyncio.session.AsyncSession"})
+
+
+class Instance:
+    """A local name known to hold instances of a mapped class."""
+
+    def __init__(self, name: str, mc: query.MappedClass, producer: ast.AST | None, select: ast.Call | None,
+                 bound: ast.AST, many: bool = False) -> None:
+        self.name = name
+        self.mc = mc
+        self.producer = producer  # the expression that loaded it (None: unknown)
+        self.select = select  # the select(Model) call that loaded it, when there is one
+        self.bound = bound
+        self.many = many
+
+
+def _walk_own(func: ast.AST):
+    """Nodes of ``func``'s body, not entering nested functions, lambdas or classes (run_sync callables)."""
+    stack = list(reversed(func.body))  # type: ignore[attr-defined]
+    while stack:
+        n = stack.pop()
+        yield n
+        for child in reversed(list(ast.iter_child_nodes(n))):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                stack.append(child)
+
+
+def _select_of(ctx: FileContext, expr: ast.AST) -> tuple[ast.Call, query.MappedClass] | None:
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)) and ctx.qualname(n.func) in SELECTS:
+            if len(n.args) == 1 and not n.keywords:
+                mc = query.mapped_class(ctx, n.args[0])
+                if mc is not None:
+                    return n, mc
+            return None
+    return None
+
+
+def _producer(ctx: FileContext, value: ast.AST) -> tuple[query.MappedClass, ast.Call | None, bool] | None:
+    """(mapped class, select call, many) for the expressions that load mapped instances."""
+    if isinstance(value, ast.Call) and isinstance(value.func, (ast.Name, ast.Attribute)):
+        mc = query.mapped_class(ctx, value.func)
+        if mc is not None:
+            return mc, None, False  # Model(...)
+    if isinstance(value, ast.Await) and isinstance(value.value, ast.Call):
+        call = value.value
+        if isinstance(call.func, ast.Attribute) and call.func.attr in ("get", "get_one") and call.args:
+            if is_session(ctx, call.func.value):
+                mc = query.mapped_class(ctx, call.args[0])
+                if mc is not None:
+                    return mc, None, False
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+        term = value.func.attr
+        if term in ("first", "one", "one_or_none", "scalar_one", "scalar_one_or_none", "all", "scalar"):
+            found = _select_of(ctx, value)
+            if found is not None and any(isinstance(n, ast.Await) for n in ast.walk(value)):
+                return found[1], found[0], term == "all"
+    if isinstance(value, ast.Await) and isinstance(value.value, ast.Call):
+        call = value.value
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "scalar" and is_session(ctx, call.func.value):
+            found = _select_of(ctx, call)
+            if found is not None:
+                return found[1], found[0], False
+    return None
+
+
+def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instance]:
+    key = f"afy206:{id(func)}"
+    if key in ctx.cache:
+        return ctx.cache[key]
+    counts: dict[str, int] = {}
+    found: dict[str, Instance] = {}
+    for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs:
+        if a.annotation is not None and isinstance(a.annotation, (ast.Name, ast.Attribute)):
+            mc = query.mapped_class(ctx, a.annotation)
+            if mc is not None:
+                found[a.arg] = Instance(a.arg, mc, None, None, a)
+                counts[a.arg] = 1
+    for n in _walk_own(func):
+        targets: list[tuple[ast.AST, ast.AST | None]] = []
+        if isinstance(n, ast.Assign):
+            targets = [(t, n.value) for t in n.targets]
+        elif isinstance(n, ast.AnnAssign):
+            targets = [(n.target, n.value)]
+        elif isinstance(n, (ast.For, ast.AsyncFor)):
+            targets = [(n.target, None)]
+            if isinstance(n.target, ast.Name):
+                sel = _select_of(ctx, n.iter)
+                counts[n.target.id] = counts.get(n.target.id, 0) + 1
+                if sel is not None and any(isinstance(x, ast.Await) for x in ast.walk(n.iter)):
+                    found[n.target.id] = Instance(n.target.id, sel[1], n.iter, sel[0], n)
+                continue
+        elif isinstance(n, (ast.AugAssign, ast.NamedExpr)):
+            targets = [(n.target, None)]
+        for t, value in targets:
+            for name in ast.walk(t):
+                if isinstance(name, ast.Name):
+                    counts[name.id] = counts.get(name.id, 0) + 1
+            if isinstance(t, ast.Name) and value is not None:
+                p = _producer(ctx, value)
+                if p is not None:
+                    found[t.id] = Instance(t.id, p[0], value, p[1], n, many=p[2])
+    out = {k: v for k, v in found.items() if counts.get(k, 0) == 1}
+    ctx.cache[key] = out
+    return out
+
+
+def _eager(inst: Instance, rel: str) -> bool:
+    """The producing statement names ``rel`` in a loader option (or anywhere as `X.rel`)."""
+    if inst.producer is None:
+        return False
+    for n in ast.walk(inst.producer):
+        if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
+            fname = n.func.attr if isinstance(n.func, ast.Attribute) else n.func.id
+            if fname in query.EAGER_OPTIONS or fname == "options":
+                for m in ast.walk(n):
+                    if isinstance(m, ast.Attribute) and m.attr == rel:
+                        return True
+                    if isinstance(m, ast.Constant) and m.value in (rel, "*"):
+                        return True
+        if isinstance(n, ast.keyword) and n.arg == "options":
+            return any(isinstance(m, ast.Attribute) and m.attr == rel for m in ast.walk(n.value))
+    return False
+
+
+def _session_calls(ctx: FileContext, func: ast.AST, method: str) -> list[ast.Call]:
+    out = []
+    for n in _walk_own(func):
+        if isinstance(n, ast.Await) and isinstance(n.value, ast.Call):
+            c = n.value
+            if isinstance(c.func, ast.Attribute) and c.func.attr == method and is_session(ctx, c.func.value):
+                out.append(c)
+    return out
+
+
+def _refreshes(ctx: FileContext, func: ast.AST, name: str, rel: str | None) -> list[int]:
+    """Offsets of ``await db.refresh(name)`` (with ``rel`` among the attribute names when given)."""
+    out = []
+    for c in _session_calls(ctx, func, "refresh"):
+        if not c.args or not (isinstance(c.args[0], ast.Name) and c.args[0].id == name):
+            continue
+        names = c.args[1] if len(c.args) > 1 else next((k.value for k in c.keywords if k.arg == "attribute_names"), None)
+        if rel is not None:
+            if names is None or not any(isinstance(m, ast.Constant) and m.value == rel for m in ast.walk(names)):
+                continue
+        elif names is not None:
+            continue
+        out.append(ctx.end(c))
+    return out
+
+
+def _expire_on_commit_false(project) -> bool:
+    """Every session / session factory the project makes passes ``expire_on_commit=False``."""
+    seen = False
+    for other in project.contexts_containing([b"Session", b"sessionmaker"]):
+        for n in ast.walk(other.tree):
+            if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
+                if other.qualname(n.func) in SESSION_FACTORIES:
+                    seen = True
+                    kw = next((k.value for k in n.keywords if k.arg == "expire_on_commit"), None)
+                    if not (isinstance(kw, ast.Constant) and kw.value is False):
+                        return False
+    return seen
+
+
+def _remedy(inst: Instance, rel: str, session: str) -> str:
+    m = inst.mc.name
+    if inst.name == "<result>":
+        return f"add `selectinload({m}.{rel})` to the query"
+    if inst.select is not None:
+        return f"add `selectinload({m}.{rel})` to the query, or `await {session}.refresh({inst.name}, [\"{rel}\"])`"
+    if isinstance(inst.producer, ast.Await):
+        return f"pass `options=[selectinload({m}.{rel})]` to `get`, or `await {session}.refresh({inst.name}, [\"{rel}\"])`"
+    return f"use `await {session}.refresh({inst.name}, [\"{rel}\"])` or `await {inst.name}.awaitable_attrs.{rel}` (AsyncAttrs)"
+
+
+def _session_name(ctx: FileContext, func: ast.AST) -> str:
+    for n in _walk_own(func):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and is_session(ctx, n.value):
+            return n.value.id
+    return "db"
+
+
+@RULE.on(ast.AsyncFunctionDef)
+def check(ctx: FileContext, func: ast.AsyncFunctionDef):
+    insts = _instances(ctx, func)
+    session = _session_name(ctx, func)
+    commits = [ctx.end(c) for c in _session_calls(ctx, func, "commit")]
+    expire_known_false = None
+    reported: set[tuple[str, str]] = set()
+    for n in _walk_own(func):
+        if not (isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) and isinstance(n.value, ast.Name)):
+            continue
+        inst = insts.get(n.value.id)
+        if inst is None or ctx.lookup(n.value.id, n) is None:
+            continue
+        at = ctx.start(n)
+        if isinstance(inst.bound, ast.stmt) and at < ctx.end(inst.bound) and not isinstance(inst.bound, (ast.For, ast.AsyncFor)):
+            continue
+        rel, lazy = n.attr, inst.mc.relationships.get(n.attr)
+        if lazy == "select":
+            if _eager(inst, rel) or any(r < at for r in _refreshes(ctx, func, inst.name, rel)):
+                continue
+            if (inst.name, rel) in reported:
+                continue
+            reported.add((inst.name, rel))
+            yield RULE.at(ctx, n, None, what=f"`{inst.name}.{rel}` (a lazy relationship of `{inst.mc.name}`, not eager-loaded)",
+                          remedy=_remedy(inst, rel, session), rel="", model="")
+            continue
+        if n.attr not in inst.mc.columns:
+            continue
+        start = ctx.start(inst.bound) if not isinstance(inst.bound, ast.arg) else 0
+        before = [c for c in commits if start < c < at]
+        if not before:
+            continue
+        last = max(before)
+        if any(last < r < at for r in _refreshes(ctx, func, inst.name, None)):
+            continue
+        if (inst.name, "@commit") in reported:
+            continue
+        if expire_known_false is None:
+            expire_known_false = ctx.project is not None and bool(
+                ctx.project.fact("afy206.expire_on_commit_false", _expire_on_commit_false))
+        if expire_known_false:
+            continue
+        reported.add((inst.name, "@commit"))
+        yield RULE.at(ctx, n, None, what=f"`{inst.name}.{n.attr}`, read after `commit()` expired `{inst.name}`,",
+                      remedy=f"add `await {session}.refresh({inst.name})` after the commit", rel="", model="")
+    yield from _response_model(ctx, func, insts)
+
+
+def _model_fields(ctx: FileContext, expr: ast.AST | None) -> tuple[str, set[str]] | None:
+    """The pydantic (or any project) class of a response model, unwrapping ``list[X]``; its field names."""
+    if expr is None:
+        return None
+    if isinstance(expr, ast.Subscript) and ctx.qualname(expr.value) in ("builtins.list", "typing.List",
+                                                                        "typing.Sequence", "builtins.tuple"):
+        expr = expr.slice
+    found = query.resolve_class(ctx, expr) if isinstance(expr, (ast.Name, ast.Attribute)) else None
+    if found is None:
+        return None
+    fctx, cls = found
+    if query._class_kind(fctx, cls) is not None:
+        return None  # a mapped class / SQLModel table, not a response schema
+    names = {s.target.id for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
+    return cls.name, names
+
+
+def _response_model(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[str, Instance]):
+    model_expr = None
+    for d in func.decorator_list:
+        if fastapi.route_decorator(ctx, d):
+            model_expr = next((k.value for k in d.keywords if k.arg == "response_model"), None)  # type: ignore[attr-defined]
+            if model_expr is None:
+                model_expr = func.returns
+            break
+    else:
+        return
+    schema = _model_fields(ctx, model_expr)
+    if schema is None:
+        return
+    schema_name, fields = schema
+    for n in _walk_own(func):
+        if not isinstance(n, ast.Return) or n.value is None:
+            continue
+        inst: Instance | None = None
+        if isinstance(n.value, ast.Name):
+            inst = insts.get(n.value.id)
+        else:
+            p = _producer(ctx, n.value)
+            if p is not None:
+                inst = Instance("<result>", p[0], n.value, p[1], n, many=p[2])
+        if inst is None:
+            continue
+        for rel in sorted(fields):
+            if inst.mc.relationships.get(rel) != "select" or _eager(inst, rel):
+                continue
+            if inst.name != "<result>" and _refreshes(ctx, func, inst.name, rel):
+                continue
+            fix = _fix(ctx, inst, rel)
+            yield RULE.at(
+                ctx, n, fix,
+                what=f"serializing `{rel}` (a lazy relationship of `{inst.mc.name}`) for response model `{schema_name}`",
+                remedy=_remedy(inst, rel, _session_name(ctx, func)),
+                rel=f"{inst.mc.name}.{rel}", model=inst.mc.name,
+            )
+
+
+def _fix(ctx: FileContext, inst: Instance, rel: str) -> Fix | None:
+    sel = inst.select
+    if sel is None or not isinstance(inst.producer, ast.AST):
+        return None
+    # only a select() written inside the statement that produces the returned value
+    if not any(n is sel for n in ast.walk(inst.producer)):
+        return None
+    r = query.ref(ctx, sel, "sqlalchemy.orm", "selectinload")
+    if r is None:
+        return None
+    spelling, req = r
+    model = ctx.segment(sel.args[0])
+    at = ctx.end(sel)
+    return Fix([Edit(at, at, f".options({spelling}({model}.{rel}))")], Applicability.UNSAFE,
+               [req] if req is not None else [])

@@ -1,0 +1,1 @@
+"""Differential proof of the AFY204 rewrites (see harness.py)."""

@@ -103,11 +103,23 @@ Most findings have no fix: the remedy (`selectinload(...)` on the query, `await 
 cannot see in full, and whether the load happens at all is partly runtime-dependent (a many-to-one
 target already in the identity map needs no SQL).
 
-The one fix offered is for a `select(Model)` written inline in the statement that produces the
-endpoint's return value: it adds `.options(selectinload(Model.rel))` right after `select(Model)`.
-It is unsafe: the relationship is then loaded with the query (one extra `SELECT ... IN`) instead of
-lazily during serialization, which yields the same data unless the endpoint changes the relationship
-in between.
+Two fixes are offered, both unsafe:
+
+- For a `select(Model)` written inline in the statement that produces the endpoint's return value:
+  `.options(selectinload(Model.rel))` right after `select(Model)`. The relationship is then loaded
+  with the query (one extra `SELECT ... IN`) instead of lazily during serialization, which yields the
+  same data unless the endpoint changes the relationship in between.
+- For an endpoint whose returned value is not visible (it comes from a crud or service function) and
+  whose response model, at any depth, has a field named after a lazy relationship of a mapped class of
+  the project: each `return value` becomes
+  `return await db.run_sync(lambda _, result: TypeAdapter(Model).validate_python(result, from_attributes=True), value)`.
+  The response model is then built inside SQLAlchemy's greenlet, where lazy loads and refreshes of
+  expired attributes work, with the same per-object SELECTs the sync app ran during serialization;
+  FastAPI then serializes the validated model as before. What differs is only the failure mode: a
+  value that does not validate raises pydantic's `ValidationError` instead of FastAPI's
+  `ResponseValidationError` (both are HTTP 500). It needs a session parameter in the endpoint, and is
+  not offered with `response_model_exclude_unset` / `_defaults` / `_none` (the fields-set bookkeeping
+  of a model built from attributes is not FastAPI's).
 """
 
 import ast
@@ -123,7 +135,7 @@ RULE = register(
         code="AFY206",
         name="lazy-load-in-async",
         message="{what} raises `MissingGreenlet` in async code; {remedy}",
-        fix_title="Eager-load it: add `.options(selectinload({rel}))` to `select({model})`",
+        fix_title="Load `{rel}` before serialization",
         fix_availability=FixAvailability.SOMETIMES,
         fix_applicability=Applicability.UNSAFE,
         doc=__doc__,
@@ -384,6 +396,128 @@ def _model_fields(ctx: FileContext, expr: ast.AST | None) -> tuple[str, set[str]
     return cls.name, names
 
 
+def _lazy_relationship_names(project) -> dict[str, str]:
+    """Every lazy (``lazy="select"``) relationship of the project's mapped classes: name → ``Class.name``."""
+    out: dict[str, str] = {}
+    for fctx in project.contexts_containing((b"relationship", b"Relationship")):
+        for node in fctx.nodes:
+            if isinstance(node, ast.ClassDef):
+                mc = query._mapped(fctx, node)
+                if mc is not None:
+                    for rel, lazy in sorted(mc.relationships.items()):
+                        if lazy == "select":
+                            out.setdefault(rel, f"{mc.name}.{rel}")
+    return out
+
+
+_CONTAINERS = ("builtins.list", "typing.List", "typing.Sequence", "builtins.tuple", "typing.Optional",
+               "builtins.set", "typing.Set", "typing.Union")
+
+
+def _serialized_lazy(ctx: FileContext, expr: ast.AST | None, lazy: dict[str, str], depth: int = 0,
+                     seen: set | None = None) -> tuple[str, str] | None:
+    """(field path, Class.rel) of a response-model field, at any depth, named after a lazy relationship."""
+    seen = set() if seen is None else seen
+    if expr is None or depth > 4:
+        return None
+    if isinstance(expr, ast.Subscript):
+        inner = expr.slice.elts if isinstance(expr.slice, ast.Tuple) else [expr.slice]
+        if ctx.qualname(expr.value) in _CONTAINERS or ctx.qualname(expr.value) == "typing.Annotated":
+            for e in inner[:1] if ctx.qualname(expr.value) == "typing.Annotated" else inner:
+                found = _serialized_lazy(ctx, e, lazy, depth, seen)
+                if found:
+                    return found
+        return None
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.BitOr):
+        return _serialized_lazy(ctx, expr.left, lazy, depth, seen) or _serialized_lazy(ctx, expr.right, lazy, depth, seen)
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        try:
+            expr = ast.parse(expr.value, mode="eval").body
+        except SyntaxError:
+            return None
+        ctx.adopt(expr, ctx.tree)
+    if not isinstance(expr, (ast.Name, ast.Attribute)):
+        return None
+    found = query.resolve_class(ctx, expr)
+    if found is None or id(found[1]) in seen:
+        return None
+    fctx, cls = found
+    seen.add(id(cls))
+    if query._class_kind(fctx, cls) is not None:
+        return None  # a mapped class / SQLModel table, not a response schema
+    for stmt in cls.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            name = stmt.target.id
+            if name in lazy:
+                return f"{cls.name}.{name}", lazy[name]
+            nested = _serialized_lazy(fctx, stmt.annotation, lazy, depth + 1, seen)
+            if nested:
+                return f"{cls.name}.{name} → {nested[0]}", nested[1]
+    for base in cls.bases:
+        nested = _serialized_lazy(fctx, base, lazy, depth + 1, seen)
+        if nested:
+            return nested
+    return None
+
+
+def _session_param(ctx: FileContext, func: ast.AsyncFunctionDef) -> str | None:
+    args = func.args
+    for a in args.posonlyargs + args.args + args.kwonlyargs:
+        probe = ast.Name(id=a.arg, ctx=ast.Load())
+        ctx.adopt(probe, func.body[0])
+        if is_session(ctx, probe):
+            return a.arg
+    return None
+
+
+_NOT_ORM = (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Compare, ast.BoolOp)
+
+
+def _in_greenlet(value: ast.AST) -> bool:
+    """``await <session>.run_sync(...)``: built inside the greenlet already."""
+    return (isinstance(value, ast.Await) and isinstance(value.value, ast.Call)
+            and isinstance(value.value.func, ast.Attribute) and value.value.func.attr == "run_sync")
+
+
+def _serialize_in_greenlet(ctx: FileContext, func: ast.AsyncFunctionDef, decorator: ast.Call,
+                           model_expr: ast.AST, covered: set[int]):
+    """Endpoints whose returned value is opaque but whose response model serializes lazy relationships."""
+    if ctx.project is None:
+        return
+    if any(k.arg in ("response_model_exclude_unset", "response_model_exclude_defaults",
+                     "response_model_exclude_none") for k in decorator.keywords):
+        fix_ok = False
+    else:
+        fix_ok = True
+    lazy = ctx.project.fact("afy206.lazy_relationships", _lazy_relationship_names)
+    hit = _serialized_lazy(ctx, model_expr, lazy)  # type: ignore[arg-type]
+    if hit is None:
+        return
+    field_path, rel = hit
+    session = _session_param(ctx, func)
+    model_text = ctx.segment(model_expr)
+    for n in _walk_own(func):
+        if not isinstance(n, ast.Return) or n.value is None or id(n) in covered or isinstance(n.value, _NOT_ORM):
+            continue
+        if _in_greenlet(n.value):
+            continue
+        fix = None
+        if session is not None and fix_ok and "\n" not in model_text and not query.has_comment(ctx, ctx.start(n.value), ctx.end(n.value)):
+            spelling, req = ctx.import_ref("pydantic", "TypeAdapter")
+            value = ctx.segment(n.value)
+            if isinstance(n.value, (ast.NamedExpr, ast.Lambda, ast.IfExp, ast.Yield)):
+                value = f"({value})"
+            text = (f"await {session}.run_sync(lambda _, result: {spelling}({model_text})"
+                    f".validate_python(result, from_attributes=True), {value})")
+            fix = Fix([ctx.replace(n.value, text)], Applicability.UNSAFE, [req] if req else [])
+        remedy = (f"build the response inside the session's greenlet with `await {session or 'db'}.run_sync(...)`, "
+                  f"or eager-load it with `selectinload({rel})` where the value is queried")
+        yield RULE.at(ctx, n, fix,
+                      what=f"serializing `{field_path}` (the lazy relationship `{rel}`) for the response",
+                      remedy=remedy, rel=rel, model="...",
+                      )
+
+
 def _response_model(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[str, Instance]):
     model_expr = None
     for d in func.decorator_list:
@@ -391,12 +525,21 @@ def _response_model(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[st
             model_expr = next((k.value for k in d.keywords if k.arg == "response_model"), None)  # type: ignore[attr-defined]
             if model_expr is None:
                 model_expr = func.returns
+            decorator = d
             break
     else:
         return
+    covered: set[int] = set()
     schema = _model_fields(ctx, model_expr)
-    if schema is None:
-        return
+    if schema is not None:
+        for ret, diag in _known_instances(ctx, func, insts, schema):
+            covered.add(id(ret))
+            if diag is not None:
+                yield diag
+    yield from _serialize_in_greenlet(ctx, func, decorator, model_expr, covered)  # type: ignore[arg-type]
+
+
+def _known_instances(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[str, Instance], schema):
     schema_name, fields = schema
     for n in _walk_own(func):
         if not isinstance(n, ast.Return) or n.value is None:
@@ -410,13 +553,14 @@ def _response_model(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[st
                 inst = Instance("<result>", p[0], n.value, p[1], n, many=p[2])
         if inst is None:
             continue
+        yield n, None  # a visible instance: the checks below decide; the opaque-value check stays out
         for rel in sorted(fields):
             if inst.mc.relationships.get(rel) != "select" or _eager(inst, rel):
                 continue
             if inst.name != "<result>" and _refreshes(ctx, func, inst.name, rel):
                 continue
             fix = _fix(ctx, inst, rel)
-            yield RULE.at(
+            yield n, RULE.at(
                 ctx, n, fix,
                 what=f"serializing `{rel}` (a lazy relationship of `{inst.mc.name}`) for response model `{schema_name}`",
                 remedy=_remedy(inst, rel, _session_name(ctx, func)),

@@ -100,15 +100,33 @@ class Linter:
     def check(self, state: FileState) -> list[Diagnostic]:
         if state.source is None:
             return []
+        ctx = self._shared_context(state)
+        if ctx is None:
+            try:
+                ctx = self.make_context(state)
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+                return [parse_error_diagnostic(state.display, state.source, exc)]
         try:
-            ctx = self.make_context(state)
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            return [parse_error_diagnostic(state.display, state.source, exc)]
-        try:
-            return self.diagnostics(ctx)
+            diags = self.diagnostics(ctx)
         except InternalError as exc:
             state.errors.append(str(exc))
             return []
+        for d in diags:
+            d.path = state.display
+        return diags
+
+    def _shared_context(self, state: FileState) -> FileContext | None:
+        """The project's parsed context of this file, when the project already parsed it (it is
+        parsed once, whether another module's analysis or this check asked first)."""
+        if state.text != state.source.text or state.relpath.startswith(".."):  # type: ignore[union-attr]
+            return None
+        if state.relpath not in self.project._contexts:
+            return None
+        ctx = self.project.context(state.relpath)
+        if ctx is None or ctx.source.text != state.text:
+            return None
+        ctx.display_path = state.display
+        return ctx
 
     def fixable(self, d: Diagnostic, state: FileState) -> bool:
         return (

@@ -8,15 +8,26 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers.fastapi import has_yield_from, is_generator, route_decorator, handler_decorator
 
 
+def _calls_by_name(ctx: FileContext) -> dict[str, list[ast.Call]]:
+    """``name(...)`` calls of the module, by name; built once per file (one pass over ``ctx.nodes``)."""
+    index = ctx.cache.get("convert.calls_by_name")
+    if index is None:
+        index = {}
+        for node in ctx.nodes:
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                index.setdefault(node.func.id, []).append(node)
+        ctx.cache["convert.calls_by_name"] = index
+    return index
+
+
 def direct_callers(ctx: FileContext, func: ast.AST) -> list[ast.Call]:
     """Calls of ``func`` in its own module (they would receive a coroutine after the conversion)."""
     name = func.name  # type: ignore[attr-defined]
     out = []
-    for node in ast.walk(ctx.tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
-            b = ctx.lookup(name, node.func)
-            if b is not None and b.node is func:
-                out.append(node)
+    for node in _calls_by_name(ctx).get(name, ()):
+        b = ctx.lookup(name, node.func)
+        if b is not None and b.node is func:
+            out.append(node)
     return out
 
 

@@ -88,6 +88,9 @@ class Project:
     # -- per-module contexts -----------------------------------------------------------------
     def set_overlay(self, relpath: str, text: str | None) -> None:
         """Use ``text`` instead of the file on disk (an editor buffer, or a file being fixed)."""
+        if text is not None and self._unchanged(relpath, text):
+            self._overlay[relpath] = text
+            return  # same content: the memoised facts (and the call graph) stay valid
         if text is None:
             self._overlay.pop(relpath, None)
         else:
@@ -96,6 +99,15 @@ class Project:
         self._facts.clear()
         if self._store is not None:
             self._store.invalidate(relpath)
+
+    def _unchanged(self, relpath: str, text: str) -> bool:
+        current = self._overlay.get(relpath)
+        if current is not None:
+            return current == text
+        try:
+            return SourceFile.read(os.path.join(self.root, relpath)).text == text
+        except SourceError:
+            return False
 
     def context(self, relpath: str) -> FileContext | None:
         if relpath in self._contexts:

@@ -1,0 +1,230 @@
+"""On-disk cache of module summaries, shared by the CLI and the flake8 plugin.
+
+One pickle per tool version and Python version under ``<root>/.asyncify_cache/`` (which holds a
+``.gitignore`` of ``*``): ``relpath -> (mtime_ns, size, sha1 of the text, summary)``. A file is
+re-summarised only when its stat changed *and* its content hash changed, or when a module it consulted
+for the type of a value changed. Writes go to a temporary file and ``os.replace``, so concurrent runs
+(flake8 ``-jN`` workers, pre-commit, an editor) never see a half-written file; the last writer wins.
+After a few edits in a large project (fewer than ``SAVE_MIN`` files re-summarised, and less than 5 %
+of the files) the cache is not rewritten: re-summarising those files next time costs less than
+rewriting the whole pickle. A cache that cannot be read (corrupt, truncated, another version) is ignored and rebuilt.
+``ASYNCIFY_LINT_NO_CACHE=1`` disables reading and writing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import pickle
+import sys
+import tempfile
+from typing import TYPE_CHECKING
+
+from asyncify_lint.engine.source import SourceError, SourceFile
+from asyncify_lint.project.summary import SUMMARY_VERSION, ModuleSummary, summarize_text, text_sha
+
+if TYPE_CHECKING:
+    from asyncify_lint.project import Project
+
+CACHE_DIR = ".asyncify_cache"
+SAVE_MIN = 16  # re-summarised files from which the cache is rewritten even in a large project
+_MAGIC = "asyncify-lint-summaries"
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """Many small objects are created and none is garbage: the cyclic collector would only rescan them."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def cache_file(root: str) -> str:
+    py = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    return os.path.join(root, CACHE_DIR, f"summaries-{SUMMARY_VERSION}-{py}.pickle")
+
+
+def enabled() -> bool:
+    return os.environ.get("ASYNCIFY_LINT_NO_CACHE", "") in ("", "0")
+
+
+def load(root: str) -> dict[str, tuple]:
+    if not enabled():
+        return {}
+    try:
+        with open(cache_file(root), "rb") as f:
+            with _no_gc():
+                data = pickle.load(f)
+        if not (isinstance(data, tuple) and len(data) == 3 and data[0] == _MAGIC and data[1] == SUMMARY_VERSION):
+            return {}
+        entries = data[2]
+        if not isinstance(entries, dict):
+            return {}
+        return entries
+    except Exception:  # missing, corrupt, truncated, written by another version: rebuild
+        return {}
+
+
+def save(root: str, entries: dict[str, tuple]) -> bool:
+    if not enabled():
+        return False
+    directory = os.path.join(root, CACHE_DIR)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        ignore = os.path.join(directory, ".gitignore")
+        if not os.path.exists(ignore):
+            fd, tmp = tempfile.mkstemp(prefix=".gitignore-", dir=directory)
+            with os.fdopen(fd, "w") as f:
+                f.write("*\n")
+            os.replace(tmp, ignore)
+        fd, tmp = tempfile.mkstemp(prefix=".summaries-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump((_MAGIC, SUMMARY_VERSION, entries), f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, cache_file(root))
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return True
+    except OSError:
+        return False
+
+
+class SummaryStore:
+    """The summaries of one project: from overlays, the disk cache, or computed; memoised per process."""
+
+    def __init__(self, project: "Project") -> None:
+        self.project = project
+        self._entries: dict[str, tuple] | None = None
+        self._summaries: dict[str, ModuleSummary] = {}
+        self._sha: dict[str, str] = {}  # relpath -> current content hash
+        self._texts: dict[str, str] = {}  # texts read while validating (dropped after use)
+        self._stat: dict[str, tuple[int, int]] = {}  # relpath -> (mtime_ns, size) taken before reading
+        self._complete = False
+        self._dirty = False
+        self.stats = {"loaded": 0, "computed": 0}
+
+    @property
+    def entries(self) -> dict[str, tuple]:
+        if self._entries is None:
+            self._entries = load(self.project.root)
+        return self._entries
+
+    def invalidate(self, relpath: str) -> None:
+        self._summaries.pop(relpath, None)
+        self._sha.pop(relpath, None)
+        self._complete = False
+        module = self.project.module_of(relpath)[0]
+        if module:
+            for rel, s in list(self._summaries.items()):
+                if module in s.deps:
+                    del self._summaries[rel]
+
+    # -- one file ----------------------------------------------------------------------------
+    def _text(self, relpath: str) -> str | None:
+        overlay = self.project._overlay.get(relpath)
+        if overlay is not None:
+            return overlay
+        if relpath in self._texts:
+            return self._texts.pop(relpath)
+        try:
+            return SourceFile.read(os.path.join(self.project.root, relpath)).text
+        except SourceError:
+            return None
+
+    def sha(self, relpath: str) -> str:
+        """Current content hash of a file ("" when unreadable); stat first, hash only when it changed."""
+        cur = self._sha.get(relpath)
+        if cur is not None:
+            return cur
+        overlay = self.project._overlay.get(relpath)
+        if overlay is not None:
+            cur = text_sha(overlay)
+        else:
+            entry = self.entries.get(relpath)
+            try:
+                st = os.stat(os.path.join(self.project.root, relpath))
+            except OSError:
+                st = None
+            if st is not None:
+                self._stat[relpath] = (st.st_mtime_ns, st.st_size)
+            if st is not None and entry is not None and entry[0] == st.st_mtime_ns and entry[1] == st.st_size:
+                cur = entry[2]
+            else:
+                text = self._text(relpath)
+                cur = "" if text is None else text_sha(text)
+                if text is not None:
+                    self._texts[relpath] = text
+        self._sha[relpath] = cur
+        return cur
+
+    def _valid(self, s: ModuleSummary, relpath: str) -> bool:
+        project = self.project
+        if s.version != SUMMARY_VERSION or s.sha != self.sha(relpath):
+            return False
+        if (s.module, s.is_package) != project.module_of(relpath) or s.is_test != project.is_test_file(relpath):
+            return False
+        for mod, dep_sha in s.deps.items():
+            entry = project.modules.get(mod)
+            if entry is None or self.sha(entry[0]) != dep_sha:
+                return False
+        return True
+
+    def get(self, relpath: str) -> ModuleSummary | None:
+        s = self._summaries.get(relpath)
+        if s is not None:
+            return s
+        entry = None if relpath in self.project._overlay else self.entries.get(relpath)
+        if entry is not None and isinstance(entry[3], ModuleSummary) and self._valid(entry[3], relpath):
+            s = entry[3]
+            self.stats["loaded"] += 1
+        else:
+            self.sha(relpath)  # takes the stat before the text is read
+            text = self._text(relpath)
+            if text is None:
+                return None
+            s = summarize_text(self.project, relpath, text)
+            self._sha[relpath] = s.sha
+            for mod in s.deps:
+                e = self.project.modules.get(mod)
+                s.deps[mod] = self.sha(e[0]) if e is not None else ""
+            self.stats["computed"] += 1
+            stat = self._stat.get(relpath)
+            if relpath not in self.project._overlay and stat is not None:
+                self.entries[relpath] = (stat[0], stat[1], s.sha, s)
+                self._dirty = True
+        self._summaries[relpath] = s
+        self._texts.pop(relpath, None)
+        return s
+
+    def for_module(self, module: str) -> ModuleSummary | None:
+        entry = self.project.modules.get(module)
+        if entry is None:
+            return None
+        return self.get(entry[0])
+
+    # -- the whole project -------------------------------------------------------------------
+    def all(self) -> dict[str, ModuleSummary]:
+        if not self._complete:
+            files = self.project.files
+            for rel in files:
+                self.get(rel)
+            self._complete = True
+            self._texts.clear()
+            computed = self.stats["computed"]
+            # Rewriting the whole cache costs about as much as summarising a few dozen files again: after
+            # a handful of edits in a large project, re-summarising them next time is cheaper.
+            if self._dirty and (computed >= SAVE_MIN or computed * 20 >= len(files)):
+                keep = set(files)
+                entries = {k: v for k, v in self.entries.items() if k in keep}
+                save(self.project.root, entries)
+                self._dirty = False
+        return {rel: self._summaries[rel] for rel in self.project.files if rel in self._summaries}

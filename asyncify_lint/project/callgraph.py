@@ -1,0 +1,564 @@
+"""The project's call graph, linked from the per-module summaries.
+
+Resolution follows imports and re-exports (``pkg/__init__.py`` doing ``from .crud import get_user``),
+aliases (``g = f``, ``p = functools.partial(f, 1)``), classes (constructor → ``__init__``,
+``Class.meth``, classmethods, ``self``/``cls``, ``super()``, instances typed by construction or
+annotation, module-level instances used from another module) and ``Depends(x)``. A call that cannot be
+resolved is recorded as unknown and counted (``unresolved``), never guessed.
+
+On top of the graph:
+* roots: every ``async def`` plus the functions the migration makes async (FastAPI endpoints,
+  dependencies, event/exception handlers, lifespans);
+* ``reachable``: sync functions reachable from a root, with the predecessor on a shortest chain;
+* ``blocking_next``: for sync functions that reach a blocking call, the next hop on a shortest chain;
+* ``must_async``: sync functions that will await (session I/O, or a call of a coroutine function) and,
+  transitively, their callers up to the roots; ``blocked``: the ones that cannot be made async, with
+  the reason. Code that runs in a worker thread (``to_thread``, ``run_in_executor``,
+  ``run_in_threadpool``, ``anyio.to_thread.run_sync``, ``BackgroundTasks.add_task``) is excluded.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from asyncify_lint.project.summary import (
+    ARGUMENT,
+    AWAITED,
+    EXEMPT,
+    IN_GENEXP,
+    IN_LAMBDA,
+    CallSite,
+    FunctionSummary,
+    ModuleSummary,
+    text_sha,
+)
+
+FUNC, CLASS, EXT, UNKNOWN, FACTORY, MODULE = "func", "class", "ext", "unknown", "factory", "module"
+
+OK_DECORATORS = frozenset(
+    {"builtins.staticmethod", "builtins.classmethod", "abc.abstractmethod", "typing.overload", "typing.override",
+     "typing_extensions.override", "typing.final", "typing_extensions.final", "functools.wraps",
+     "contextlib.asynccontextmanager"}
+)
+PROPERTY_DECORATORS = frozenset({"builtins.property", "functools.cached_property", "abc.abstractproperty"})
+CONTEXT_MANAGERS = frozenset({"contextlib.contextmanager"})
+REGISTRATIONS = ("add_api_route", "add_api_websocket_route", "add_event_handler", "add_exception_handler",
+                 "add_middleware", "partial", "Depends", "Security")
+
+
+@dataclass
+class Edge:
+    caller: str | None  # function qualname; None at module level / in a class body
+    callee: str
+    relpath: str  # file of the call site
+    site: CallSite
+
+
+def display(qualname: str, module: str | None, root: bool = False) -> str:
+    """``shop.services.audit.record`` → ``audit.record`` (``record`` for the chain's first function)."""
+    local = qualname[len(module) + 1 :] if module and qualname.startswith(module + ".") else qualname
+    if root or not module:
+        return local
+    return f"{module.rsplit('.', 1)[-1]}.{local}"
+
+
+class Resolver:
+    """Resolves summary targets to project functions and classes; summaries are fetched lazily."""
+
+    def __init__(self, modules: dict, get_summary: Callable[[str], ModuleSummary | None]) -> None:
+        self.modules = modules  # module name -> (relpath, is_package)
+        self.get_summary = get_summary
+        self._memo: dict[str, tuple[str, str | None]] = {}
+
+    def split(self, qualname: str) -> tuple[str, list[str]] | None:
+        parts = qualname.split(".")
+        for k in range(len(parts), 0, -1):
+            mod = ".".join(parts[:k])
+            if mod in self.modules:
+                return mod, parts[k:]
+        return None
+
+    def resolve(self, target: str) -> tuple[str, str | None]:
+        r = self._memo.get(target)
+        if r is None:
+            self._memo[target] = (UNKNOWN, None)  # cycle guard
+            r = self._resolve(target, 0)
+            self._memo[target] = r
+        return r
+
+    def _resolve(self, target: str, depth: int) -> tuple[str, str | None]:
+        if depth > 12 or target == "?" or len(target) < 3:
+            return (UNKNOWN, None)
+        kind, body = target[:2], target[2:]
+        if kind == "q:":
+            return self._qualname(body, depth)
+        cls, _, meth = body.partition(":")
+        if kind == "m:":
+            ck, cq = self._qualname(cls, depth + 1)
+            if ck == CLASS:
+                return self.method(cq, meth)  # type: ignore[arg-type]
+            if ck == EXT:
+                return (EXT, f"{cq}.{meth}")
+            return (UNKNOWN, None)
+        if kind == "s:":
+            return self.method(cls, meth, skip_self=True)
+        return (UNKNOWN, None)
+
+    def _qualname(self, qn: str, depth: int) -> tuple[str, str | None]:
+        if depth > 12:
+            return (UNKNOWN, None)
+        split = self.split(qn)
+        if split is None:
+            return (EXT, qn)
+        mod, rest = split
+        if not rest:
+            return (MODULE, qn)
+        s = self.get_summary(mod)
+        if s is None or s.error:
+            return (UNKNOWN, None)
+        name = rest[0]
+        if name in s.imports and s.imports[name] != qn:
+            return self._qualname(".".join([s.imports[name]] + rest[1:]), depth + 1)
+        full = f"{mod}.{'.'.join(rest)}"
+        if full in s.functions:
+            return (FUNC, full)
+        if full in s.classes:
+            return (CLASS, full)
+        if len(rest) == 1:
+            if name in s.aliases:
+                return self._resolve(s.aliases[name], depth + 1)
+            if name in s.factories:
+                return (FACTORY, full)
+            if name in s.instances:
+                ck, cq = self._resolve(s.instances[name], depth + 1)
+                if ck == CLASS:
+                    return self.method(cq, "__call__")  # type: ignore[arg-type]
+                if ck == EXT:
+                    return (EXT, f"{cq}.__call__")
+        if len(rest) == 2 and name in s.instances:
+            ck, cq = self._resolve(s.instances[name], depth + 1)
+            if ck == CLASS:
+                return self.method(cq, rest[1])  # type: ignore[arg-type]
+            if ck == EXT:
+                return (EXT, f"{cq}.{rest[1]}")
+            return (UNKNOWN, None)
+        if len(rest) >= 2:
+            owner = f"{mod}.{'.'.join(rest[:-1])}"
+            if owner in s.classes:
+                return self.method(owner, rest[-1])
+        return (UNKNOWN, None)
+
+    def bases(self, cls: str) -> list[tuple[str, str | None]]:
+        split = self.split(cls)
+        if split is None:
+            return []
+        s = self.get_summary(split[0])
+        if s is None:
+            return []
+        return [self.resolve(b) for b in s.classes.get(cls, ())]
+
+    def mro(self, cls: str) -> tuple[list[str], bool]:
+        """Project classes in lookup order, and whether some base is outside the project (or unknown)."""
+        out: list[str] = []
+        foreign = False
+        stack = [cls]
+        while stack:
+            c = stack.pop(0)
+            if c in out:
+                continue
+            out.append(c)
+            for k, q in self.bases(c):
+                if k == CLASS:
+                    stack.append(q)  # type: ignore[arg-type]
+                elif not (k == EXT and q == "builtins.object"):
+                    foreign = True
+            if len(out) > 50:
+                break
+        return out, foreign
+
+    def method(self, cls: str, name: str, skip_self: bool = False) -> tuple[str, str | None]:
+        order, foreign = self.mro(cls)
+        if skip_self:
+            order = order[1:]
+        for c in order:
+            split = self.split(c)
+            s = self.get_summary(split[0]) if split else None
+            if s is not None and f"{c}.{name}" in s.functions:
+                return (FUNC, f"{c}.{name}")
+        if foreign or (name.startswith("__") and name.endswith("__")):
+            return (EXT, f"{cls}.{name}")
+        return (UNKNOWN, None)
+
+
+@dataclass
+class Finding:
+    line: int
+    col: int
+    message: str
+    fix: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+class CallGraph:
+    def __init__(self, summaries: dict[str, ModuleSummary], modules: dict) -> None:
+        self.summaries = summaries
+        by_module = {s.module: s for s in summaries.values() if s.module}
+        self.resolver = Resolver(modules, by_module.get)
+        self.functions: dict[str, FunctionSummary] = {}
+        self.file_of: dict[str, str] = {}
+        self.module_of: dict[str, str | None] = {}
+        self.out: dict[str, list[Edge]] = {}
+        self.callers: dict[str, list[Edge]] = {}
+        self.depends: dict[str, list[Edge]] = {}
+        self.thread: dict[str, list[Edge]] = {}
+        self.callbacks: dict[str, list[Edge]] = {}
+        self.roles: dict[str, set[str]] = {}
+        self.unresolved = 0
+        self.unknown_sites: list[tuple[str, int, str]] = []
+        self.calls = 0
+        self._link()
+        self.roots = {
+            q for q, f in self.functions.items()
+            if not self.is_test(q) and (f.is_async or self.roles.get(q))
+        }
+        self.reachable = self._reachable()
+        self.blocking_next = self._blocking()
+        self.must_async, self.blocked = self._must_async()
+
+    # -- linking -----------------------------------------------------------------------------
+    def is_test(self, q: str) -> bool:
+        return self.summaries[self.file_of[q]].is_test
+
+    def _link(self) -> None:
+        resolve = self.resolver.resolve
+        for rel, s in self.summaries.items():
+            for q, f in s.functions.items():
+                self.functions[q] = f
+                self.file_of[q] = rel
+                self.module_of[q] = s.module
+                for role in f.roles:
+                    self.roles.setdefault(q, set()).add(role)
+        for rel, s in self.summaries.items():
+            for role, target, _line, _col in s.refs:
+                k, q = resolve(target)
+                if k == FUNC:
+                    self.roles.setdefault(q, set()).add(role)  # type: ignore[arg-type]
+            for f, sites in s.all_calls():
+                caller = f.qualname if f is not None else None
+                for site in sites:
+                    if site.kind == "use":
+                        continue
+                    k, q = resolve(site.target)
+                    if site.kind == "call":
+                        self.calls += 1
+                        if k == CLASS:
+                            k, q = self.resolver.method(q, "__init__")  # type: ignore[arg-type]
+                            if k != FUNC:
+                                continue
+                        if k == UNKNOWN:
+                            self.unresolved += 1
+                            if len(self.unknown_sites) < 1000:
+                                self.unknown_sites.append((rel, site.line, site.text))
+                            continue
+                        if k != FUNC:
+                            continue
+                        e = Edge(caller, q, rel, site)  # type: ignore[arg-type]
+                        if caller is not None:
+                            self.out.setdefault(caller, []).append(e)
+                        self.callers.setdefault(q, []).append(e)  # type: ignore[arg-type]
+                    elif k == FUNC:
+                        e = Edge(caller, q, rel, site)  # type: ignore[arg-type]
+                        if site.kind == "depends":
+                            self.depends.setdefault(q, []).append(e)  # type: ignore[arg-type]
+                            if caller is not None:
+                                self.out.setdefault(caller, [])
+                        elif site.kind == "thread":
+                            self.thread.setdefault(q, []).append(e)  # type: ignore[arg-type]
+                        elif site.kind == "callback" and not site.consumer.endswith(REGISTRATIONS):
+                            self.callbacks.setdefault(q, []).append(e)  # type: ignore[arg-type]
+
+    # -- (a) reachability from async code ---------------------------------------------------
+    def _live_edge(self, e: Edge) -> bool:
+        return not (e.site.flags & EXEMPT)
+
+    def _sync_inner(self, q: str) -> bool:
+        """A sync project function that is not a root and not test code."""
+        f = self.functions[q]
+        return not f.is_async and q not in self.roots and not self.is_test(q)
+
+    def _reachable(self) -> dict[str, tuple[str, Edge] | None]:
+        seen: dict[str, tuple[str, Edge] | None] = {}
+        queue = deque(sorted(self.roots))
+        while queue:
+            q = queue.popleft()
+            for e in self.out.get(q, ()):
+                if e.callee in seen or e.callee in self.roots or not self._live_edge(e):
+                    continue
+                if not self._sync_inner(e.callee):
+                    continue
+                seen[e.callee] = (q, e)
+                queue.append(e.callee)
+        return seen
+
+    def chain_from_root(self, q: str) -> list[str]:
+        """Shortest call chain root → ... → q (qualnames), for a reachable sync function."""
+        chain = [q]
+        while q in self.reachable and self.reachable[q] is not None:
+            q = self.reachable[q][0]  # type: ignore[index]
+            chain.append(q)
+            if len(chain) > 100:
+                break
+        return list(reversed(chain))
+
+    # -- blocking calls through sync helpers -------------------------------------------------
+    def _blocking(self) -> dict[str, tuple[str, object]]:
+        """q -> ("direct", finding) or ("call", edge): next hop towards the nearest blocking call."""
+        nxt: dict[str, tuple[str, object]] = {}
+        queue: deque[str] = deque()
+        for q, f in sorted(self.functions.items()):
+            if not self._sync_inner(q):
+                continue
+            for b in f.blocking:
+                if not (b.flags & EXEMPT):
+                    nxt[q] = ("direct", b)
+                    queue.append(q)
+                    break
+        while queue:
+            callee = queue.popleft()
+            for e in self.callers.get(callee, ()):
+                c = e.caller
+                if c is None or c in nxt or not self._live_edge(e) or not self._sync_inner(c):
+                    continue
+                nxt[c] = ("call", e)
+                queue.append(c)
+        return nxt
+
+    def blocking_chain(self, q: str) -> tuple[list[str], object] | None:
+        """[q, ..., f] and the blocking finding in f, on a shortest chain."""
+        if q not in self.blocking_next:
+            return None
+        chain = [q]
+        while True:
+            how, what = self.blocking_next[chain[-1]]
+            if how == "direct":
+                return chain, what
+            chain.append(what.callee)  # type: ignore[attr-defined]
+            if len(chain) > 100:
+                return None
+
+    # -- (b) what must become async ----------------------------------------------------------
+    def _must_async(self) -> tuple[dict[str, str], dict[str, str]]:
+        must: dict[str, str] = {}
+        queue: deque[str] = deque()
+        for q, f in sorted(self.functions.items()):
+            if not self._sync_inner(q):
+                continue
+            why = None
+            for io in f.session_io:
+                why = f"it calls `{io.text}()` (line {io.line}), which is awaited on an AsyncSession"
+                break
+            if why is None:
+                for e in self.out.get(q, ()):
+                    callee = self.functions[e.callee]
+                    if (callee.is_async and not callee.generator and e.site.kind == "call"
+                            and not e.site.flags & (AWAITED | ARGUMENT | EXEMPT)):
+                        why = f"it calls the coroutine function `{e.site.text}()` (line {e.site.line})"
+                        break
+            if why is not None:
+                must[q] = why
+                queue.append(q)
+        blocked: dict[str, str] = {}
+        while queue:
+            q = queue.popleft()
+            reason = self.blocked_reason(q, must)
+            if reason is not None:
+                blocked[q] = reason
+                continue
+            for e in self.callers.get(q, ()):
+                c = e.caller
+                if c is None or c in must or not self._live_edge(e) or not self._sync_inner(c):
+                    continue
+                must[c] = f"it calls `{e.site.text}()` (line {e.site.line}), which must become async"
+                queue.append(c)
+        return must, blocked
+
+    def blocked_reason(self, q: str, must: dict[str, str] | None = None) -> str | None:
+        """Why ``q`` cannot be turned into an ``async def`` mechanically, or None."""
+        f = self.functions[q]
+        name = f.name
+        if name == "__init__":
+            return "`__init__` cannot be a coroutine"
+        if name.startswith("__") and name.endswith("__"):
+            return f"`{name}` is called by Python's data model, which does not await it"
+        for target, text in f.decorators:
+            t = target[2:] if target.startswith("q:") else target
+            if t in PROPERTY_DECORATORS or text.endswith((".setter", ".getter", ".deleter")):
+                return "it is a property"
+            if t in CONTEXT_MANAGERS:
+                return "it is a @contextmanager (used as a sync context manager)"
+            if t in OK_DECORATORS or target.startswith(("m:fastapi.", "q:fastapi.")):
+                continue
+            return f"it is decorated with `@{text}`, which may not support coroutine functions"
+        if f.generator:
+            return "it is a generator (iterated synchronously)"
+        for io in f.session_io:
+            if io.flags & IN_LAMBDA:
+                return f"the call `{io.text}()` (line {io.line}) is inside a lambda, which cannot await"
+            if io.flags & IN_GENEXP:
+                return f"the call `{io.text}()` (line {io.line}) is inside a generator expression"
+        for e in self.out.get(q, ()):
+            if must is not None and e.callee in must and e.site.flags & (IN_LAMBDA | IN_GENEXP):
+                where = "a lambda" if e.site.flags & IN_LAMBDA else "a generator expression"
+                return f"the call `{e.site.text}()` (line {e.site.line}) is inside {where}, which cannot await"
+        for e in self.callbacks.get(q, ()):
+            return f"it is passed as a callback at {e.relpath}:{e.site.line}, where it is called synchronously"
+        callers = [e for e in self.callers.get(q, ()) if self._live_edge(e)]
+        for e in callers:
+            if e.caller is None and not self.summaries[e.relpath].is_test:
+                return f"it is called at module level ({e.relpath}:{e.site.line})"
+        if callers and all(self.summaries[e.relpath].is_test for e in callers):
+            return "it is called from test files only (tests are not rewritten)"
+        return None
+
+    # -- per-file findings for the rules -----------------------------------------------------
+    def afy100(self, relpath: str) -> dict[tuple[int, int], str]:
+        out: dict[tuple[int, int], str] = {}
+        s = self.summaries.get(relpath)
+        if s is None or s.is_test:
+            return out
+        for q, f in s.functions.items():
+            if q not in self.roots:
+                continue
+            for e in self.out.get(q, ()):
+                if not self._live_edge(e) or e.site.kind != "call" or e.callee not in self.blocking_next:
+                    continue
+                if e.callee in self.roots:
+                    continue
+                found = self.blocking_chain(e.callee)
+                if found is None:
+                    continue
+                chain, finding = found
+                names = [display(q, s.module, root=True)] + [display(c, self.module_of[c]) for c in chain]
+                last = self.file_of[chain[-1]]
+                text = " → ".join(names + [finding.text])  # type: ignore[attr-defined]
+                out.setdefault(e.site.pos, f"{text} ({last}:{finding.line})")  # type: ignore[attr-defined]
+        return out
+
+    def afy402(self, relpath: str) -> dict[tuple[int, int], tuple[str, str, str | None]]:
+        """(line, col) of a def → (name, why, blocked reason)."""
+        out = {}
+        s = self.summaries.get(relpath)
+        if s is None or s.is_test:
+            return out
+        for q, f in s.functions.items():
+            if q in self.must_async:
+                out[(f.line, f.col)] = (display(q, s.module, root=True), self.must_async[q], self.blocked.get(q))
+        return out
+
+    def becomes_async(self, q: str) -> bool:
+        """The migration turns ``q`` into a coroutine function (it is sync today)."""
+        f = self.functions[q]
+        if f.is_async or self.is_test(q):
+            return False
+        if q in self.must_async and q not in self.blocked:
+            return True
+        return bool(self.roles.get(q)) and not f.generator
+
+    def afy501(self, relpath: str) -> dict[tuple[int, int, int, int], str]:
+        out: dict[tuple[int, int, int, int], str] = {}
+        s = self.summaries.get(relpath)
+        if s is None or not s.is_test:
+            return out
+        resolve = self.resolver.resolve
+        for _f, sites in s.all_calls():
+            for site in sites:
+                if site.kind not in ("call", "use"):
+                    continue
+                k, q = resolve(site.target)
+                key = (site.line, site.col, site.end_line, site.end_col)
+                where = f"{relpath}:{site.line}"
+                if k == FUNC:
+                    f = self.functions.get(q)  # type: ignore[arg-type]
+                    if f is None or self.is_test(q):  # type: ignore[arg-type]
+                        continue
+                    gen_dep = f.generator and not f.is_async and "dependency" in self.roles.get(q, ())  # type: ignore[arg-type]
+                    if gen_dep:
+                        what = "calls" if site.kind == "call" else "uses"
+                        out[key] = (f"{where} {what} {site.text}{'()' if site.kind == 'call' else ''}, a generator "
+                                    "dependency; after the migration it is an async generator")
+                    elif self.becomes_async(q):  # type: ignore[arg-type]
+                        if site.kind == "call" and not site.flags & AWAITED:
+                            out[key] = (f"{where} calls {site.text}() synchronously; after the migration it "
+                                        "returns a coroutine")
+                        elif site.kind == "use":
+                            out[key] = (f"{where} uses {site.text}, which becomes a coroutine function after "
+                                        "the migration")
+                elif k == FACTORY:
+                    mod, _, name = q.rpartition(".")  # type: ignore[union-attr]
+                    kind = self.resolver.get_summary(mod).factories[name]  # type: ignore[union-attr]
+                    after = ("an AsyncEngine" if kind == "engine"
+                             else "an async_sessionmaker whose sessions are AsyncSessions (awaited, `async with`)")
+                    what = f"calls {site.text}()" if site.kind == "call" else f"uses {site.text}"
+                    out[key] = f"{where} {what} (the {kind}); after the migration it is {after}"
+        return out
+
+
+def build_graph(project) -> CallGraph:
+    from asyncify_lint.project.cache import _no_gc
+
+    summaries = project.summaries
+    with _no_gc():
+        graph = CallGraph(summaries, project.modules)
+    project.unresolved = graph.unresolved
+    return graph
+
+
+def afy401_target(project, site: CallSite) -> FunctionSummary | None:
+    """The project ``async def`` a call site calls (resolved lazily, without the whole graph)."""
+    resolver = project.fact("callgraph.resolver", lambda p: Resolver(p.modules, p.store.for_module))
+    k, q = resolver.resolve(site.target)
+    if k == CLASS:
+        return None
+    if k != FUNC:
+        return None
+    split = resolver.split(q)
+    s = resolver.get_summary(split[0]) if split else None
+    f = s.functions.get(q) if s is not None else None
+    if f is None or s.is_test or not f.is_async or f.generator:  # type: ignore[union-attr]
+        return None
+    return f
+
+
+def current(ctx) -> tuple[str, ModuleSummary] | None:
+    """(relpath, summary) of the file a context holds; the summary matches the context's text."""
+    if "afy.current" in ctx.cache:
+        return ctx.cache["afy.current"]
+    ctx.cache["afy.current"] = out = _current(ctx)
+    return out
+
+
+def _current(ctx) -> tuple[str, ModuleSummary] | None:
+    project = ctx.project
+    if project is None:
+        return None
+    rel = project.relpath(ctx.source.path)
+    s = project.summary(rel)
+    if s is None or s.sha != text_sha(ctx.source.text):
+        project.set_overlay(rel, ctx.source.text)
+        s = project.summary(rel)
+    if s is None or s.error:
+        return None
+    return rel, s
+
+
+def graph_for(ctx) -> tuple[str, "CallGraph"] | None:
+    """(relpath, graph) for a context, when its file is part of the project's graph."""
+    cur = current(ctx)
+    if cur is None:
+        return None
+    graph = ctx.project.graph
+    if cur[0] not in graph.summaries:
+        return None
+    return cur[0], graph

@@ -1,0 +1,605 @@
+"""Per-module summaries for the whole-project analysis: cheap, picklable, no ``ast`` nodes inside.
+
+A summary records, for one module: its functions and methods (qualname, sync/async, decorators,
+generator or not, position), the call sites in each function with their *lexically* resolved target
+(imports followed within the module; re-exports, classes and instances are resolved later, when the
+call graph links all summaries), whether each call is awaited or runs in a worker thread, the known
+blocking calls and the session I/O calls that will need ``await``.
+
+Targets are strings:
+    ``q:pkg.mod.name[.attr...]``  a qualified name (may be a function, a class, ``Class.meth``, an
+                                  instance attribute, or something outside the project)
+    ``m:pkg.mod.Class:meth``      a method looked up on an instance of ``Class`` (``self.meth()``,
+                                  ``Service().meth()``, ``svc.meth()`` with ``svc`` typed)
+    ``s:pkg.mod.Class:meth``      ``super().meth()`` inside ``Class``
+    ``?``                         not resolvable statically
+
+The summary is computed with a context whose project does *not* follow re-exports (so that the
+summary depends only on the file, plus the few modules consulted for the type of a value, which are
+listed in ``deps`` and checked by the cache).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from asyncify_lint import __version__
+from asyncify_lint.engine.context import FileContext
+from asyncify_lint.engine.source import SourceFile
+from asyncify_lint.helpers import blocking, fastapi, sqla
+
+SUMMARY_VERSION = f"{__version__}-s2"
+
+# Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
+# rewritten, and the function needs to become async either way).
+SESSION_IO = frozenset(
+    {"execute", "scalar", "scalars", "get", "get_one", "commit", "rollback", "flush", "refresh", "delete",
+     "delete_all", "merge", "merge_all", "close", "query", "reset", "invalidate", "connection", "stream",
+     "stream_scalars", "run_sync", "bulk_save_objects", "bulk_insert_mappings", "bulk_update_mappings"}
+)
+
+# Calls whose first argument (or argument ``index``) is a callable run in a worker thread.
+THREAD_RUNNERS = {
+    "asyncio.to_thread": 0,
+    "starlette.concurrency.run_in_threadpool": 0,
+    "fastapi.concurrency.run_in_threadpool": 0,
+    "anyio.to_thread.run_sync": 0,
+}
+BACKGROUND_TYPES = frozenset({"fastapi.BackgroundTasks"})
+PARTIAL = frozenset({"functools.partial"})
+FACTORY_CALLS = {
+    "sqlalchemy.create_engine": "engine",
+    "sqlalchemy.orm.sessionmaker": "session factory",
+    "sqlalchemy.orm.scoped_session": "session factory",
+}
+
+_OTHER_REF_NEEDLES = ("add_api_route", "add_event_handler", "add_exception_handler", "on_startup", "on_shutdown",
+                      "exception_handlers", "lifespan")
+
+# call flags
+AWAITED = 1
+EXEMPT = 2  # runs in a worker thread (inside a to_thread/run_in_executor/add_task argument)
+IN_LAMBDA = 4
+IN_GENEXP = 8
+ARGUMENT = 16  # the call is an argument of another call
+
+
+class CallSite(NamedTuple):
+    line: int
+    col: int  # ast col_offset (UTF-8 bytes)
+    end_line: int
+    end_col: int
+    target: str
+    text: str  # the callee as written (shortened)
+    flags: int = 0
+    kind: str = "call"  # "call"; "thread": a callable handed to a worker thread; "depends": Depends(x);
+    #                     "callback": a project callable handed to another call; "use": a name used (tests)
+    consumer: str = ""  # for "callback": the called function's target
+
+    @property
+    def pos(self) -> tuple[int, int]:
+        return (self.line, self.col)
+
+
+class Finding(NamedTuple):
+    line: int
+    col: int
+    text: str  # e.g. "time.sleep" or "db.commit"
+    kind: str  # blocking category, or "session"
+    flags: int = 0
+
+
+@dataclass
+class FunctionSummary:
+    qualname: str
+    name: str
+    is_async: bool
+    line: int
+    col: int
+    cls: str | None = None  # the class qualname for a method
+    nested: bool = False  # defined inside another function
+    decorators: list[tuple[str, str]] = field(default_factory=list)  # (target, source text)
+    generator: bool = False
+    roles: list[str] = field(default_factory=list)  # FastAPI roles given by decorators in this module
+    first_param: str | None = None
+    calls: list[CallSite] = field(default_factory=list)
+    blocking: list[Finding] = field(default_factory=list)
+    session_io: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class ModuleSummary:
+    relpath: str
+    module: str | None
+    is_package: bool
+    is_test: bool
+    sha: str
+    version: str = SUMMARY_VERSION
+    functions: dict[str, FunctionSummary] = field(default_factory=dict)
+    classes: dict[str, list[str]] = field(default_factory=dict)  # class qualname -> base targets
+    imports: dict[str, str] = field(default_factory=dict)  # module-level name -> imported qualname
+    defs: dict[str, str] = field(default_factory=dict)  # module-level def/class name -> qualname
+    instances: dict[str, str] = field(default_factory=dict)  # module-level name -> target of its class
+    aliases: dict[str, str] = field(default_factory=dict)  # module-level name -> target (partial, g = f)
+    factories: dict[str, str] = field(default_factory=dict)  # name -> "engine" / "session factory"
+    refs: list[tuple[str, str, int, int]] = field(default_factory=list)  # (role, target, line, col)
+    module_calls: list[CallSite] = field(default_factory=list)  # module level and class bodies
+    deps: dict[str, str] = field(default_factory=dict)  # project module consulted for types -> "" (sha set by cache)
+    error: str | None = None  # the module could not be parsed
+
+    def all_calls(self):
+        yield None, self.module_calls
+        for f in self.functions.values():
+            yield f, f.calls
+
+    def function_at(self, line: int, col: int) -> FunctionSummary | None:
+        for f in self.functions.values():
+            if f.line == line and f.col == col:
+                return f
+        return None
+
+
+def text_sha(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class _SummaryProject:
+    """The project as seen while summarising: types of other modules' values are looked up (and the
+    modules consulted are recorded), re-exports are not followed (the call graph does that)."""
+
+    def __init__(self, project) -> None:
+        self._project = project
+        self.consulted: set[str] = set()
+
+    def resolve_reexport(self, qualname: str, _depth: int = 0) -> str:
+        return qualname
+
+    def _note(self, qualname: str) -> None:
+        mods = self._project.modules
+        parts = qualname.split(".")
+        for k in range(len(parts) - 1, 0, -1):
+            mod = ".".join(parts[:k])
+            if mod in mods:
+                self.consulted.add(mod)
+                return
+
+    def type_of_qualname(self, qualname: str, _depth: int = 0):
+        self._note(qualname)
+        return self._project.type_of_qualname(qualname, _depth)
+
+    def type_alias(self, qualname: str):
+        self._note(qualname)
+        return self._project.type_alias(qualname)
+
+    def fact(self, key, compute):  # helpers asking for project facts while summarising: none
+        return {}
+
+    def contexts_containing(self, needles):
+        return iter(())
+
+    def function_def(self, qualname: str):
+        return None
+
+    def __getattr__(self, name):
+        return getattr(self._project, name)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Builder:
+    def __init__(self, ctx: FileContext, summary: ModuleSummary) -> None:
+        self.ctx = ctx
+        self.s = summary
+        self.module = ctx.module or ""
+        self.def_qualnames: dict[int, str] = {}  # id(def/class node) -> qualname
+        self.func_by_id: dict[int, FunctionSummary] = {}
+        self.exempt: set[int] = set()  # ids of arguments that run in a worker thread
+        self.tops: frozenset[str] = frozenset()
+
+    # -- resolution --------------------------------------------------------------------------
+    def qn(self, prefix: str, name: str) -> str:
+        return f"{prefix}.{name}" if prefix else name
+
+    def name_target(self, expr: ast.Name) -> str:
+        ctx = self.ctx
+        b = ctx.lookup(expr.id, expr)
+        if b is None:
+            return f"q:builtins.{expr.id}"
+        if b.kind in ("def", "class"):
+            q = self.def_qualnames.get(id(b.node)) or b.qualname
+            return f"q:{q}" if q else "?"
+        if b.kind == "import":
+            return f"q:{b.qualname}" if b.qualname else "?"
+        if b.kind == "assign" and b.value is not None:
+            v = b.value
+            if isinstance(v, ast.Call) and isinstance(v.func, (ast.Name, ast.Attribute)) and v.args:
+                if ctx.qualname(v.func) in PARTIAL:
+                    return self.callable_target(v.args[0])
+            if isinstance(v, (ast.Name, ast.Attribute)) and not (isinstance(v, ast.Name) and v.id == expr.id):
+                return self.callable_target(v)
+            if ctx.module_scope.bindings.get(expr.id) is b and self.module:
+                return f"q:{self.module}.{expr.id}"  # a module-level value: resolved when linking
+            t = sqla.value_type(ctx, expr)
+            if t and t != "?" and not t.startswith("returns:"):
+                return f"m:{t}:__call__"
+        return "?"
+
+    def callable_target(self, expr: ast.AST, _depth: int = 0) -> str:
+        """Target of calling ``expr``."""
+        if _depth > 5:
+            return "?"
+        ctx = self.ctx
+        if isinstance(expr, ast.Name):
+            return self.name_target(expr)
+        if isinstance(expr, ast.Attribute):
+            base = expr.value
+            if isinstance(base, ast.Name):
+                b = ctx.lookup(base.id, base)
+                if b is not None and b.kind == "param":
+                    owner = self.method_owner(expr)
+                    if owner is not None:
+                        func, cls = owner
+                        if func.first_param == base.id:
+                            return f"m:{cls}:{expr.attr}"
+            if isinstance(base, ast.Call) and isinstance(base.func, ast.Name) and base.func.id == "super" and not base.args:
+                owner = self.method_owner(expr)
+                if owner is not None:
+                    return f"s:{owner[1]}:{expr.attr}"
+            q = ctx.qualname(expr) if isinstance(base, (ast.Name, ast.Attribute)) else None
+            if q is not None:
+                if isinstance(base, ast.Name):
+                    b = ctx.lookup(base.id, base)
+                    if b is not None and b.kind == "class":
+                        return "q:" + self.def_qualnames.get(id(b.node), b.qualname or "") + "." + expr.attr
+                return f"q:{q}"
+            t = sqla.value_type(ctx, base)
+            if t is not None and t != "?":
+                if t.startswith("returns:"):
+                    t = t[8:]
+                return f"m:{t}:{expr.attr}"
+            return "?"
+        if isinstance(expr, ast.Call):
+            f = expr.func
+            if isinstance(f, (ast.Name, ast.Attribute)) and expr.args and ctx.qualname(f) in PARTIAL:
+                return self.callable_target(expr.args[0], _depth + 1)
+        return "?"
+
+    def method_owner(self, node: ast.AST):
+        """(function summary, class qualname) when ``node`` is directly in a method (not a staticmethod)."""
+        f = self.ctx.enclosing_function(node)
+        if f is None or isinstance(f, ast.Lambda):
+            return None
+        fs = self.func_by_id.get(id(f))
+        if fs is None or fs.cls is None or fs.nested:
+            return None
+        if any(t == "q:builtins.staticmethod" for t, _ in fs.decorators):
+            return None
+        return fs, fs.cls
+
+    # -- walk --------------------------------------------------------------------------------
+    def run(self) -> None:
+        ctx = self.ctx
+        s = self.s
+        for name, b in ctx.module_scope.bindings.items():
+            if b.kind == "import" and b.qualname:
+                s.imports[name] = b.qualname
+            elif b.kind in ("def", "class") and b.qualname:
+                s.defs[name] = b.qualname
+        # defs first (so that calls can name functions defined later in the file)
+        stack: list[tuple[ast.AST, str, str | None, bool]] = [(stmt, self.module, None, False) for stmt in ctx.tree.body]
+        funcs: list[tuple[ast.AST, str, str | None, bool]] = []
+        classes: list[tuple[ast.ClassDef, str]] = []
+        while stack:
+            node, prefix, cls, nested = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                q = self.qn(prefix, node.name)
+                self.def_qualnames[id(node)] = q
+                funcs.append((node, q, cls, nested))
+                inner = q + ".<locals>"
+                for child in node.body:
+                    stack.append((child, inner, None, True))
+                continue
+            if isinstance(node, ast.ClassDef):
+                q = self.qn(prefix, node.name)
+                self.def_qualnames[id(node)] = q
+                classes.append((node, q))
+                for child in node.body:
+                    stack.append((child, q, q, nested))
+                continue
+            if isinstance(node, (ast.expr, ast.expr_context)):
+                continue
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.stmt) or isinstance(child, (ast.excepthandler, ast.match_case)):
+                    stack.append((child, prefix, cls, nested))
+        for node, q, cls, nested in funcs:
+            args = node.args.posonlyargs + node.args.args
+            fs = FunctionSummary(
+                qualname=q, name=node.name, is_async=isinstance(node, ast.AsyncFunctionDef), line=node.lineno,
+                col=node.col_offset, cls=cls, nested=nested,
+                first_param=args[0].arg if args and cls is not None else None,
+            )
+            self.func_by_id[id(node)] = fs
+            s.functions[q] = fs
+        for node, q, cls, nested in funcs:
+            fs = self.func_by_id[id(node)]
+            for dec in node.decorator_list:
+                t = self.callable_target(dec.func if isinstance(dec, ast.Call) else dec)
+                fs.decorators.append((t, _short(ctx.segment(dec))))
+                if fastapi.route_decorator(ctx, dec):
+                    fs.roles.append(fastapi.ENDPOINT)
+                else:
+                    h = fastapi.handler_decorator(ctx, dec)
+                    if h:
+                        fs.roles.append(h)
+        for cnode, q in classes:
+            s.classes[q] = [self.callable_target(b) for b in cnode.bases if isinstance(b, (ast.Name, ast.Attribute))]
+        # module-level instances, aliases, factories
+        for name, b in ctx.module_scope.bindings.items():
+            if b.kind != "assign" or b.value is None:
+                continue
+            v = b.value
+            if isinstance(v, ast.Call) and isinstance(v.func, (ast.Name, ast.Attribute)):
+                fq = ctx.qualname(v.func)
+                if fq in PARTIAL and v.args:
+                    s.aliases[name] = self.callable_target(v.args[0])
+                    continue
+                kind = FACTORY_CALLS.get(fq or "")
+                if kind is None:
+                    t = sqla.value_type(ctx, v)
+                    if t in FACTORY_CALLS:
+                        kind = FACTORY_CALLS[t]
+                if kind is not None:
+                    s.factories[name] = kind
+                    continue
+                t = self.callable_target(v.func)
+                if t.startswith("q:"):
+                    s.instances[name] = t
+            elif isinstance(v, (ast.Name, ast.Attribute)):
+                t = self.callable_target(v)
+                if t != "?":
+                    s.aliases[name] = t
+        text = ctx.source.text
+        refs = fastapi.module_refs(ctx) if any(n in text for n in _OTHER_REF_NEEDLES) else ()
+        for ref in refs:
+            if ref.qualname and ref.role != fastapi.DEPENDENCY:
+                target = "q:" + ref.qualname
+                if ref.node is not None and id(ref.node) in self.def_qualnames:
+                    target = "q:" + self.def_qualnames[id(ref.node)]
+                s.refs.append((ref.role, target, ref.site.lineno, ref.site.col_offset))  # type: ignore[attr-defined]
+        self.walk_calls()
+
+    def walk_calls(self) -> None:
+        """One pass over the context's node list (breadth-first, parents linked by the engine): calls,
+        yields, and in test files the names used. A call's context (enclosing function, lambda,
+        generator expression, worker-thread argument) comes from a short walk up its ancestors."""
+        ctx = self.ctx
+        is_test = self.s.is_test
+        Call, Yield, YieldFrom, Name, Attribute = ast.Call, ast.Yield, ast.YieldFrom, ast.Name, ast.Attribute
+        for node in ctx.nodes:
+            t = node.__class__
+            if t is Call:
+                fs, flags = self.where(node)
+                self.record_call(node, fs, flags)  # type: ignore[arg-type]
+            elif t is Yield or t is YieldFrom:
+                fs, flags = self.where(node)
+                if fs is not None and not flags & IN_LAMBDA:
+                    fs.generator = True
+            elif is_test and (t is Name or t is Attribute) and isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
+                p = ctx.parent(node)
+                if not (p.__class__ is Call and p.func is node) and p.__class__ is not Attribute:  # type: ignore[union-attr]
+                    target = self.callable_target(node)
+                    if target.startswith("q:") and not target.startswith("q:builtins."):
+                        fs, flags = self.where(node)
+                        self.add_site(fs, node, target, "use", flags)
+
+    def where(self, node: ast.AST) -> tuple[FunctionSummary | None, int]:
+        """The function a node's code belongs to, and its flags (lambda, genexp, worker thread...)."""
+        parents = self.ctx._parents
+        flags = 0
+        child = node
+        p = parents.get(id(node))
+        if p is not None:
+            if p.__class__ is ast.Await:
+                flags |= AWAITED
+            elif p.__class__ is ast.Call and p.func is not node:
+                flags |= ARGUMENT
+            elif p.__class__ is ast.keyword:
+                flags |= ARGUMENT
+        exempt = self.exempt
+        while p is not None:
+            if id(child) in exempt:
+                flags |= EXEMPT
+            t = p.__class__
+            if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+                if child not in p.decorator_list:  # type: ignore[attr-defined]
+                    return self.func_by_id.get(id(p)), flags
+            elif t is ast.Lambda:
+                flags |= IN_LAMBDA
+            elif t is ast.GeneratorExp:
+                flags |= IN_GENEXP
+            child = p
+            p = parents.get(id(p))
+        return None, flags
+
+    def add_site(self, fs: FunctionSummary | None, node: ast.AST, target: str, kind: str, flags: int,
+                 consumer: str = "") -> CallSite:
+        site = CallSite(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset,  # type: ignore[attr-defined]
+                        target, _short(self.ctx.segment(node.func if isinstance(node, ast.Call) else node)),
+                        flags, kind, consumer)
+        (fs.calls if fs is not None else self.s.module_calls).append(site)
+        return site
+
+    def record_call(self, call: ast.Call, fs: FunctionSummary | None, flags: int) -> None:
+        ctx = self.ctx
+        func = call.func
+        target = self.callable_target(func)
+        self.add_site(fs, call, target, "call", flags)
+        fq = target[2:] if target.startswith("q:") else ""
+        if fq in fastapi.DEPENDS:
+            dep = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "dependency"), None)
+            if dep is not None:
+                dt = self.callable_target(dep)
+                self.add_site(fs, dep, dt, "depends", flags)
+                if dt.startswith("q:"):
+                    self.s.refs.append((fastapi.DEPENDENCY, dt, call.lineno, call.col_offset))
+            return
+        # worker-thread runners: the callable argument runs in a thread
+        index = THREAD_RUNNERS.get(fq)
+        if index is None and func.__class__ is ast.Attribute:
+            if func.attr == "run_in_executor":  # type: ignore[attr-defined]
+                index = 1
+            elif func.attr == "add_task" and sqla.value_type(ctx, func.value) in BACKGROUND_TYPES:  # type: ignore[attr-defined]
+                index = 0
+        if index is not None:
+            if len(call.args) > index:
+                arg = call.args[index]
+                self.exempt.add(id(arg))
+                if isinstance(arg, (ast.Name, ast.Attribute, ast.Call)):
+                    self.add_site(fs, arg, self.callable_target(arg), "thread", flags)
+            return
+        if not (flags & EXEMPT):
+            if func.__class__ is ast.Attribute and func.attr in SESSION_IO and not (flags & AWAITED):  # type: ignore[attr-defined]
+                if sqla.is_session(ctx, func.value):  # type: ignore[attr-defined]
+                    if fs is not None:
+                        fs.session_io.append(Finding(call.lineno, call.col_offset, _short(ctx.segment(func)), "session", flags))
+                    return
+            if not self.in_project(target):
+                kind = blocking.classify(ctx, call)
+                if kind is not None and fs is not None:
+                    fs.blocking.append(Finding(call.lineno, call.col_offset, _blocking_text(ctx, call, target), kind, flags))
+        # project callables handed to another call (callbacks)
+        for a in call.args:
+            if a.__class__ is ast.Name or a.__class__ is ast.Attribute:
+                self._callback(fs, a, target, flags)
+        for k in call.keywords:
+            if k.value.__class__ is ast.Name or k.value.__class__ is ast.Attribute:
+                self._callback(fs, k.value, target, flags)
+
+    def _callback(self, fs, a: ast.AST, consumer: str, flags: int) -> None:
+        at = self.callable_target(a)
+        if at.startswith("q:") and self.in_project(at):
+            self.add_site(fs, a, at, "callback", flags, consumer=consumer)
+
+    def in_project(self, target: str) -> bool:
+        """The target names something in a project module (by its top-level package)."""
+        body = target[2:]
+        top = body.split(".", 1)[0].split(":", 1)[0]
+        return top in self.tops
+
+
+def _blocking_text(ctx: FileContext, call: ast.Call, target: str) -> str:
+    q = ctx.qualname(call.func)
+    if q is not None:
+        return q
+    if target.startswith("m:"):
+        cls, _, meth = target[2:].partition(":")
+        return f"{cls}.{meth}"
+    return _short(ctx.segment(call.func))
+
+
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+def _install_fast_lookup(ctx: FileContext) -> None:
+    """Give this (private) context a ``lookup`` that builds a function's scope only when the name is
+    bound somewhere in that function: one cheap pass collects, per function, a superset of the names
+    it binds; a name bound in none of the enclosing functions is a module-level (or builtin) name.
+    Same answers as ``FileContext.lookup``, which it defers to whenever a function may bind the name."""
+    parents = ctx._parents
+    nodes = ctx.nodes
+    local: dict[int, set[str]] = {}
+    get = parents.get
+    funcs = _FUNCS
+    Name, arg, alias = ast.Name, ast.arg, ast.alias
+    for node in nodes:
+        c = node.__class__
+        if c is Name:
+            if node.ctx.__class__ is ast.Load:  # type: ignore[attr-defined]
+                continue
+            name = node.id  # type: ignore[attr-defined]
+        elif c is arg:
+            name = node.arg  # type: ignore[attr-defined]
+        elif c is alias:
+            name = node.asname or node.name.split(".")[0]  # type: ignore[attr-defined]
+        elif c is ast.FunctionDef or c is ast.AsyncFunctionDef or c is ast.ClassDef:
+            name = node.name  # type: ignore[attr-defined]
+        elif c is ast.ExceptHandler or c is ast.MatchAs or c is ast.MatchStar:
+            name = node.name  # type: ignore[attr-defined]
+            if not name:
+                continue
+        elif c is ast.MatchMapping:
+            name = node.rest  # type: ignore[attr-defined]
+            if not name:
+                continue
+        elif c is ast.Global or c is ast.Nonlocal:
+            for n in node.names:  # type: ignore[attr-defined]
+                p = get(id(node))
+                while p is not None and p.__class__ not in funcs:
+                    p = get(id(p))
+                if p is not None:
+                    local.setdefault(id(p), set()).add(n)
+            continue
+        else:
+            continue
+        p = get(id(node))
+        if c is arg:
+            p = get(id(p)) if p is not None else None  # arg -> arguments -> the function
+        while p is not None and p.__class__ not in funcs:
+            p = get(id(p))
+        if p is not None:
+            local.setdefault(id(p), set()).add(name)
+    slow = ctx.lookup
+    module_bindings = ctx.module_scope.bindings
+
+    def lookup(name: str, node: ast.AST):
+        p = get(id(node))
+        while p is not None:
+            if p.__class__ in funcs and name in local.get(id(p), ()):
+                return slow(name, node)
+            p = get(id(p))
+        return module_bindings.get(name)
+
+    ctx.lookup = lookup  # type: ignore[method-assign]
+
+
+def project_tops(project) -> frozenset[str]:
+    tops = project._facts.get("summary.tops")
+    if tops is None:
+        tops = frozenset(m.split(".", 1)[0] for m in project.modules)
+        project._facts["summary.tops"] = tops
+    return tops  # type: ignore[return-value]
+
+
+def summarize_text(project, relpath: str, text: str) -> ModuleSummary:
+    """Summarise one module's text (``project`` gives module names and other modules' types)."""
+    module, is_pkg = project.module_of(relpath)
+    is_test = project.is_test_file(relpath)
+    summary = ModuleSummary(relpath=relpath, module=module, is_package=is_pkg, is_test=is_test, sha=text_sha(text))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=relpath)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        summary.error = f"{type(exc).__name__}: {exc}"
+        return summary
+    proxy = _SummaryProject(project)
+    src = SourceFile(os.path.join(project.root, relpath), text, "utf-8", b"")
+    ctx = FileContext(src, tree, display_path=relpath, module=module, is_package=is_pkg, project=proxy,  # type: ignore[arg-type]
+                      settings=project.settings, is_test=is_test)
+    try:
+        _install_fast_lookup(ctx)
+        b = _Builder(ctx, summary)
+        b.tops = project_tops(project)
+        b.run()
+    except RecursionError as exc:
+        summary.error = f"RecursionError: {exc}"
+    summary.deps = {m: "" for m in sorted(proxy.consulted) if m != module}
+    return summary

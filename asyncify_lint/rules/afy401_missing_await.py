@@ -1,0 +1,143 @@
+"""
+## What it does
+Checks for calls of a coroutine function of the project (an `async def`, found through imports,
+re-exports, classes and instances, in any module) whose result is not awaited.
+
+In sync code (a plain `def`, or module level) the call cannot be awaited: the diagnostic says so,
+and the enclosing function is reported by AFY402, which makes it async. A coroutine handed to
+`asyncio.run`, `create_task`, `gather` and the like is not reported.
+
+## Why is this bad?
+Calling a coroutine function only creates a coroutine object: the body does not run, exceptions
+are lost, and Python warns `coroutine ... was never awaited` at garbage collection. This is the
+state the code is in right after a callee was made async (AFY402, AFY3xx).
+
+## Example
+```python
+async def get_user(db, user_id): ...
+
+
+async def read_user(db, user_id):
+    user = get_user(db, user_id)
+    return user
+```
+
+## Use instead
+```python
+async def read_user(db, user_id):
+    user = await get_user(db, user_id)
+    return user
+```
+
+## Fix safety
+The fix inserts `await` (with parentheses where precedence needs them: `(await f()).x`). It is safe
+when the call is an expression statement or the value of an assignment in an `async def`. Elsewhere
+in an `async def` (returned, passed to another function, part of an expression) it is unsafe: the
+coroutine might have been meant to be handed over unawaited. There is no fix inside a lambda, a
+generator expression or a nested `def`, nor in sync code.
+"""
+
+import ast
+
+from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
+from asyncify_lint.engine.context import FileContext
+from asyncify_lint.helpers.rewrites import add_await, can_await_here
+from asyncify_lint.project.callgraph import afy401_target, current
+from asyncify_lint.project.summary import AWAITED
+from asyncify_lint.registry import Rule, register
+
+RULE = register(
+    Rule(
+        code="AFY401",
+        name="missing-await",
+        message="coroutine function `{name}` is called without `await`{where}",
+        fix_title="Await `{name}()`",
+        fix_availability=FixAvailability.SOMETIMES,
+        fix_applicability=Applicability.SAFE,
+        doc=__doc__,
+        module=__name__,
+        fix_order=410,
+    )
+)
+
+CONSUMERS = frozenset(
+    {"run", "create_task", "ensure_future", "gather", "wait", "wait_for", "shield", "as_completed",
+     "run_until_complete", "run_coroutine_threadsafe", "start_soon", "start", "spawn", "add_task", "timeout"}
+)
+
+
+def _sites(ctx: FileContext) -> dict:
+    found = ctx.cache.get("afy401")
+    if found is None:
+        found = {}
+        cur = current(ctx) if not ctx.is_test else None
+        if cur is not None:
+            for _f, sites in cur[1].all_calls():
+                for site in sites:
+                    if site.kind != "call" or site.flags & AWAITED or site.target == "?":
+                        continue
+                    target = afy401_target(ctx.project, site)
+                    if target is not None:
+                        found[(site.line, site.col, site.end_line, site.end_col)] = (site, target)
+        ctx.cache["afy401"] = found
+    return found
+
+
+RULE.prefilter = lambda ctx: bool(_sites(ctx))
+
+
+_CONTAINERS = (ast.keyword, ast.Starred, ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp, ast.GeneratorExp,
+               ast.comprehension, ast.IfExp)
+
+
+def _consumed(ctx: FileContext, node: ast.Call) -> bool:
+    """The coroutine is handed to something that runs it: ``create_task(f())``, ``gather(*[f() ...])``."""
+    child, p = node, ctx.parent(node)
+    while isinstance(p, _CONTAINERS):
+        child, p = p, ctx.parent(p)
+    if not isinstance(p, ast.Call) or p.func is child:
+        return False
+    if _consumer_name(p.func) in CONSUMERS:
+        return True
+    # `executor.submit(asyncio.run, f())`, `loop.call_soon_threadsafe(asyncio.ensure_future, f())`
+    return any(a is not child and _consumer_name(a) in CONSUMERS for a in p.args)
+
+
+def _consumer_name(f: ast.AST) -> str | None:
+    return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+
+
+@RULE.on(ast.Call)
+def check(ctx: FileContext, node: ast.Call):
+    entry = _sites(ctx).get((node.lineno, node.col_offset, node.end_lineno, node.end_col_offset))
+    if entry is None or _consumed(ctx, node):
+        return
+    site, target = entry
+    name = site.text
+    func = ctx.enclosing_function(node)
+    if func is None:
+        yield RULE.at(ctx, node, name=name, where=" at module level, where it cannot be awaited")
+        return
+    if can_await_here(ctx, node):
+        p = ctx.parent(node)
+        plain = isinstance(p, ast.Expr) or (isinstance(p, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and p.value is node)
+        fix = Fix(add_await(ctx, node), Applicability.SAFE if plain else Applicability.UNSAFE)
+        yield RULE.at(ctx, node, fix, name=name, where="")
+        return
+    if isinstance(func, ast.AsyncFunctionDef):  # inside a generator expression
+        yield RULE.at(ctx, node, name=name, where=" inside a generator expression, where `await` would change its type")
+        return
+    outer = None
+    for a in ctx.ancestors(func):
+        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            outer = a
+            break
+        if isinstance(a, ast.ClassDef):
+            break
+    if isinstance(func, ast.Lambda):
+        where = " inside a lambda, which cannot await"
+    elif isinstance(outer, ast.AsyncFunctionDef):
+        where = f" in the nested sync function `{func.name}`; `{func.name}` must become async (AFY402)"
+    else:
+        where = f" in sync code; `{func.name}` must become async (AFY402)"
+    yield RULE.at(ctx, node, name=name, where=where)

@@ -1,0 +1,70 @@
+"""
+## What it does
+Reports, in test files, each use of something the migration changes: a function that becomes a
+coroutine function (a sync endpoint or dependency that AFY3xx converts, a function AFY402 converts),
+an engine or session factory (`create_engine(...)`, `sessionmaker(...)` assigned to a name) that
+becomes an async engine or an `async_sessionmaker`, and a generator dependency that becomes an async
+generator. For example: `tests/test_crud.py:14 calls crud.get_user() synchronously; after the
+migration it returns a coroutine`.
+
+`asyncify-lint --fix` prints these findings on stderr before it writes anything.
+
+## Why is this bad?
+Tests are never rewritten by the fixer. A test that calls a converted function synchronously gets a
+coroutine instead of a result, and usually passes or fails for the wrong reason. These are the tests
+to port (to `pytest-asyncio`/`anyio` and `AsyncSession`) together with the migration.
+
+## Example
+```python
+# tests/test_crud.py
+def test_get_user(db):
+    assert crud.get_user(db, 1).name == "ann"
+```
+
+## Use instead
+```python
+async def test_get_user(db):
+    assert (await crud.get_user(db, 1)).name == "ann"
+```
+
+## Fix safety
+There is no fix: tests are read, never written.
+"""
+
+import ast
+
+from asyncify_lint.diagnostics import FixAvailability
+from asyncify_lint.engine.context import FileContext
+from asyncify_lint.project.callgraph import graph_for
+from asyncify_lint.registry import Rule, register
+
+RULE = register(
+    Rule(
+        code="AFY501",
+        name="test-impact",
+        message="{text}",
+        fix_availability=FixAvailability.NONE,
+        doc=__doc__,
+        module=__name__,
+        fix_order=900,
+    )
+)
+
+
+def _findings(ctx: FileContext) -> dict:
+    found = ctx.cache.get("afy501")
+    if found is None:
+        g = graph_for(ctx) if ctx.is_test else None
+        found = g[1].afy501(g[0]) if g is not None else {}
+        ctx.cache["afy501"] = found
+    return found
+
+
+RULE.prefilter = lambda ctx: bool(_findings(ctx))
+
+
+@RULE.on(ast.Call, ast.Name, ast.Attribute)
+def check(ctx: FileContext, node: ast.AST):
+    text = _findings(ctx).get((node.lineno, node.col_offset, node.end_lineno, node.end_col_offset))  # type: ignore[attr-defined]
+    if text is not None:
+        yield RULE.at(ctx, node, text=text)

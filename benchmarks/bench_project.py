@@ -1,0 +1,242 @@
+"""Whole-project analysis benchmark.
+
+Generates a FastAPI + SQLAlchemy style project (default ≥ 200k lines: packages of modules whose
+endpoints, services and repositories call each other across modules), then measures, in one run:
+
+* floor: read every file + ``ast.parse`` (what any Python-side analysis pays);
+* cold: full-project analysis with an empty cache (summaries + call graph + reachability + must-async,
+  cache written);
+* warm: the same after one file changed (cache loaded, one module re-summarised, graph re-linked),
+  plus checking that file with AFY100/AFY401/AFY402;
+* peak memory (``ru_maxrss``) after each phase, and the ratios to the targets
+  (cold ≤ 2× floor, warm ≤ 10 % of cold).
+
+    python benchmarks/bench_project.py [--lines 200000] [--dir DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import gc
+import os
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from asyncify_lint.config import Settings  # noqa: E402
+from asyncify_lint.engine.runner import Linter  # noqa: E402
+from asyncify_lint.project import Project  # noqa: E402
+
+MODULES_PER_PACKAGE = 25
+HELPERS = 12
+
+
+def module_text(p: int, m: int, npkg: int, rng: random.Random) -> str:
+    out = []
+    w = out.append
+    w(f'"""Generated module bench.pkg{p}.mod{m}: endpoints, services and a repository."""\n')
+    w("import json\nimport time\nfrom typing import Any\n\n")
+    w("from fastapi import APIRouter, Depends, HTTPException\nfrom sqlalchemy import select\n")
+    w("from sqlalchemy.orm import Session\n\n")
+    w("from bench.db import get_db\n")
+    others = []
+    for k in range(3):
+        op, om = rng.randrange(npkg), rng.randrange(MODULES_PER_PACKAGE)
+        if (op, om) == (p, m):
+            continue
+        w(f"from bench.pkg{op} import mod{om} as dep{k}\n")
+        others.append(f"dep{k}")
+    if m > 0:
+        w(f"from .mod{m - 1} import helper_0 as previous_helper\n")
+    w("\nrouter = APIRouter()\n\n\n")
+    w(f"class Repo{m}:\n")
+    w("    def __init__(self, db: Session) -> None:\n        self.db = db\n        self.hits = 0\n\n")
+    w("    def load(self, db: Session, key: int) -> Any:\n")
+    w("        self.hits += 1\n        return db.get(dict, key)\n\n")
+    w("    def find(self, db: Session, name: str) -> list:\n")
+    w("        stmt = select(dict).where(dict.name == name)\n        return list(db.scalars(stmt))\n\n")
+    w("    def score(self, values: list[int]) -> int:\n")
+    w("        total = 0\n        for i, v in enumerate(values):\n            if v % 3 == 0:\n")
+    w("                total += v * i\n            elif v % 5 == 0:\n                total -= v\n")
+    w("            else:\n                total += 1\n        return total\n\n\n")
+    for h in range(HELPERS):
+        w(f"def helper_{h}(value: int, *, scale: int = {h + 1}) -> int:\n")
+        w(f'    """Helper {h} of module {m}."""\n')
+        w("    data = {\"value\": value, \"scale\": scale, \"items\": [value * i for i in range(scale)]}\n")
+        w("    if value < 0:\n        raise ValueError(\"negative\")\n")
+        w("    result = 0\n    for item in data[\"items\"]:\n        result += item % 7\n")
+        kind = (p * 31 + m * 7 + h) % 6
+        if kind == 0 and others:
+            w(f"    result += {rng.choice(others)}.helper_{rng.randrange(HELPERS)}(result)\n")
+        elif kind == 1:
+            w(f"    result += helper_{(h + 1) % HELPERS}(result, scale=1) if value > 10 else 0\n")
+        elif kind == 2 and m > 0:
+            w("    result += previous_helper(result)\n")
+        elif kind == 3 and h == 3:
+            w("    time.sleep(0.001)\n")
+        w("    text = json.dumps(data)\n    return result + len(text)\n\n\n")
+    for e in range(4):
+        dec = f'@router.get("/p{p}/m{m}/e{e}/{{key}}")'
+        asyn = "async " if e % 2 else ""
+        w(f"{dec}\n{asyn}def endpoint_{e}(key: int, db: Session = Depends(get_db)) -> dict:\n")
+        w(f"    repo = Repo{m}(db)\n    row = repo.load(db, key)\n")
+        w("    if row is None:\n        raise HTTPException(status_code=404, detail=\"not found\")\n")
+        w(f"    score = repo.score([key, key + 1, key + 2])\n    extra = helper_{e}(score)\n")
+        if others:
+            w(f"    extra += {rng.choice(others)}.helper_{rng.randrange(HELPERS)}(extra)\n")
+        w("    payload = {\n        \"key\": key,\n        \"score\": score,\n        \"extra\": extra,\n")
+        w("        \"rows\": repo.find(db, str(key)),\n    }\n    return payload\n\n\n")
+    w("def summarize(db: Session, keys: list[int]) -> dict:\n")
+    w(f"    repo = Repo{m}(db)\n    out = {{}}\n    for k in keys:\n        out[k] = repo.load(db, k)\n")
+    w("    db.commit()\n    return out\n")
+    return "".join(out)
+
+
+DB = '''from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+engine = create_engine("sqlite://")
+SessionLocal = sessionmaker(bind=engine)
+
+
+def get_db():
+    db = SessionLocal()
+    try:
+        yield db
+    finally:
+        db.close()
+'''
+
+
+def generate(root: str, lines: int) -> tuple[int, int]:
+    rng = random.Random(0)
+    sample = module_text(0, 1, 10, random.Random(0)).count("\n")
+    nmod = max(1, -(-lines // sample))
+    npkg = max(1, -(-nmod // MODULES_PER_PACKAGE))
+    os.makedirs(os.path.join(root, "bench"), exist_ok=True)
+    with open(os.path.join(root, "pyproject.toml"), "w") as f:
+        f.write("[project]\nname = \"bench\"\n")
+    with open(os.path.join(root, "bench", "__init__.py"), "w") as f:
+        f.write("")
+    with open(os.path.join(root, "bench", "db.py"), "w") as f:
+        f.write(DB)
+    total = DB.count("\n")
+    files = 2
+    for p in range(npkg):
+        d = os.path.join(root, "bench", f"pkg{p}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "__init__.py"), "w") as f:
+            f.write("from .mod0 import helper_0\n")
+        total += 1
+        files += 1
+        for m in range(MODULES_PER_PACKAGE):
+            text = module_text(p, m, npkg, rng)
+            with open(os.path.join(d, f"mod{m}.py"), "w") as f:
+                f.write(text)
+            total += text.count("\n")
+            files += 1
+    return files, total
+
+
+def maxrss_mb() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024 if sys.platform != "darwin" else r / (1024 * 1024)
+
+
+def timed(fn):
+    gc.collect()
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    result = fn()
+    return result, time.perf_counter() - t0, time.process_time() - c0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=200_000)
+    ap.add_argument("--dir")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    os.environ.pop("ASYNCIFY_LINT_NO_CACHE", None)
+    root = args.dir or tempfile.mkdtemp(prefix="afy-bench-")
+    shutil.rmtree(os.path.join(root, ".asyncify_cache"), ignore_errors=True)
+    nfiles, nlines = generate(root, args.lines)
+    print(f"project: {root}: {nfiles} files, {nlines:,} lines")
+    print(f"rss after generation: {maxrss_mb():.0f} MB")
+
+    settings = Settings(select=["AFY100", "AFY401", "AFY402"])
+    files = Project(root, settings).files
+
+    def floor():
+        n = 0
+        for rel in files:
+            with open(os.path.join(root, rel), "rb") as f:
+                data = f.read()
+            n += len(ast.parse(data).body)
+        return n
+
+    _, floor_wall, floor_cpu = timed(floor)
+    print(f"floor   read + ast.parse:      {floor_wall:7.2f} s wall {floor_cpu:7.2f} s cpu  "
+          f"({nlines / floor_wall / 1000:.0f} k lines/s)")
+
+    project = Project(root, settings)
+
+    def cold():
+        g = project.graph
+        return g
+
+    graph, cold_wall, cold_cpu = timed(cold)
+    rss_cold = maxrss_mb()
+    print(f"cold    summaries + graph:     {cold_wall:7.2f} s wall {cold_cpu:7.2f} s cpu  "
+          f"({nlines / cold_wall / 1000:.0f} k lines/s); {len(graph.functions):,} functions, {graph.calls:,} calls, "
+          f"{graph.unresolved:,} unresolved, {len(graph.reachable):,} sync reachable, "
+          f"{len(graph.must_async):,} must-async, {len(graph.blocking_next):,} reach a blocking call")
+    print(f"        peak rss {rss_cold:.0f} MB; cache {os.path.getsize(_cache(root)) / 1e6:.1f} MB")
+
+    # one file changes
+    changed = os.path.join(root, "bench", "pkg0", "mod3.py")
+    with open(changed, "a") as f:
+        f.write("\n\ndef added_later(db: Session) -> None:\n    db.commit()\n")
+    del project, graph
+    gc.collect()
+
+    def warm():
+        p = Project(root, settings)
+        g = p.graph
+        return p, g
+
+    (project, graph), warm_wall, warm_cpu = timed(warm)
+    stats = dict(project.store.stats)
+    linter = Linter(project, settings)
+
+    def check_one():
+        st = linter.load(changed, changed)
+        return linter.check(st)
+
+    diags, check_wall, _ = timed(check_one)
+    print(f"warm    1 file changed:        {warm_wall:7.2f} s wall {warm_cpu:7.2f} s cpu  "
+          f"(summaries loaded {stats['loaded']}, computed {stats['computed']}); "
+          f"check of that file {check_wall * 1000:.0f} ms, {len(diags)} diagnostics")
+    print(f"        peak rss {maxrss_mb():.0f} MB")
+    print(f"ratios  cold / floor = {cold_wall / floor_wall:.2f} (target ≤ 2.0; cpu {cold_cpu / floor_cpu:.2f}), "
+          f"warm / cold = {warm_wall / cold_wall:.1%} (target ≤ 10%)")
+    if not args.keep and not args.dir:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+def _cache(root: str) -> str:
+    from asyncify_lint.project.cache import cache_file
+
+    return cache_file(root)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,483 @@
+"""Unit tests of the project summaries, the call graph and the summary cache."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import textwrap
+
+
+from asyncify_lint.config import Settings
+from asyncify_lint.project import Project
+from asyncify_lint.project import cache as cache_mod
+from asyncify_lint.project.callgraph import FUNC, UNKNOWN
+from harness import Run
+
+
+def make(tmp_path, files: dict[str, str]) -> Project:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='x'\n")
+    for rel, text in files.items():
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text))
+    return Project(str(tmp_path), Settings())
+
+
+def callees(graph, caller: str) -> set[str]:
+    return {e.callee for e in graph.out.get(caller, ())}
+
+
+# -- resolution --------------------------------------------------------------------------------
+
+def test_aliases_and_import_styles(tmp_path):
+    g = make(tmp_path, {
+        "app/__init__.py": "",
+        "app/util.py": "def f(): pass\ndef g(): pass\n",
+        "app/main.py": """
+            import app.util
+            import app.util as u
+            from app.util import f as ff
+            from app import util
+
+            h = u.g
+
+            def caller():
+                app.util.f()
+                u.g()
+                ff()
+                util.f()
+                h()
+            """,
+    }).graph
+    assert callees(g, "app.main.caller") == {"app.util.f", "app.util.g"}
+    assert len(g.out["app.main.caller"]) == 5
+    assert g.unresolved == 0
+
+
+def test_relative_imports(tmp_path):
+    g = make(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/a/__init__.py": "",
+        "pkg/a/mod.py": "from .helpers import one\nfrom ..b.other import two\n\ndef run():\n    one()\n    two()\n",
+        "pkg/a/helpers.py": "def one(): pass\n",
+        "pkg/b/__init__.py": "",
+        "pkg/b/other.py": "def two(): pass\n",
+    }).graph
+    assert callees(g, "pkg.a.mod.run") == {"pkg.a.helpers.one", "pkg.b.other.two"}
+
+
+def test_reexports_through_packages(tmp_path):
+    g = make(tmp_path, {
+        "shop/__init__.py": "from .services import record\n",
+        "shop/services/__init__.py": "from .audit import record as record\n",
+        "shop/services/audit.py": "def record(): pass\n",
+        "shop/api.py": "import shop\nfrom shop import record\n\ndef a():\n    record()\n    shop.record()\n",
+    }).graph
+    assert callees(g, "shop.api.a") == {"shop.services.audit.record"}
+    assert len(g.out["shop.api.a"]) == 2
+
+
+def test_cycles_and_recursion_terminate(tmp_path):
+    p = make(tmp_path, {
+        "m/__init__.py": "from .a import *\n",
+        "m/a.py": "from m import b\n\ndef ping(db: Session, n):\n    if n:\n        b.pong(db, n - 1)\n    db.commit()\n"
+                  "from sqlalchemy.orm import Session\n",
+        "m/b.py": "from m import a\n\ndef pong(db, n):\n    return a.ping(db, n)\n\ndef fact(n):\n    return n * fact(n - 1)\n",
+        "m/api.py": "from m.b import pong, fact\n\nasync def ep(db):\n    pong(db, 3)\n    fact(3)\n",
+    })
+    g = p.graph
+    assert callees(g, "m.a.ping") == {"m.b.pong"}
+    assert callees(g, "m.b.pong") == {"m.a.ping"}
+    assert callees(g, "m.b.fact") == {"m.b.fact"}
+    assert set(g.must_async) == {"m.a.ping", "m.b.pong"}
+    assert g.chain_from_root("m.a.ping") == ["m.api.ep", "m.b.pong", "m.a.ping"]
+
+
+def test_methods_self_cls_super_and_inheritance(tmp_path):
+    g = make(tmp_path, {
+        "svc/__init__.py": "",
+        "svc/base.py": """
+            class Base:
+                def save(self): pass
+                def hook(self): pass
+            """,
+        "svc/users.py": """
+            from svc.base import Base
+
+            class Users(Base):
+                def __init__(self):
+                    self.ready = True
+
+                def save(self):
+                    super().save()
+                    self.hook()
+                    self.validate()
+
+                def validate(self): pass
+
+                @classmethod
+                def build(cls):
+                    return cls.make()
+
+                @classmethod
+                def make(cls): pass
+
+                @staticmethod
+                def pure(x):
+                    x.save()
+            """,
+        "svc/api.py": """
+            from svc.users import Users
+
+            def run(u: Users):
+                Users.build()
+                inst = Users()
+                inst.save()
+                u.validate()
+                Users().hook()
+            """,
+    }).graph
+    assert callees(g, "svc.users.Users.save") == {"svc.base.Base.save", "svc.base.Base.hook", "svc.users.Users.validate"}
+    assert callees(g, "svc.users.Users.build") == {"svc.users.Users.make"}
+    assert callees(g, "svc.api.run") == {
+        "svc.users.Users.build", "svc.users.Users.__init__", "svc.users.Users.save", "svc.users.Users.validate",
+        "svc.base.Base.hook",
+    }
+    # `x` in a staticmethod is an unknown parameter: never guessed to be a Users
+    assert callees(g, "svc.users.Users.pure") == set()
+    assert g.unresolved == 1
+
+
+def test_module_level_instances_across_modules(tmp_path):
+    g = make(tmp_path, {
+        "a/__init__.py": "",
+        "a/service.py": "class Service:\n    def run(self): pass\n    def __call__(self): pass\n\nservice = Service()\n",
+        "a/api.py": "from a import service as mod\nfrom a.service import service\n\ndef go():\n    mod.service.run()\n    service()\n",
+    }).graph
+    assert callees(g, "a.api.go") == {"a.service.Service.run", "a.service.Service.__call__"}
+
+
+def test_partials(tmp_path):
+    g = make(tmp_path, {
+        "p.py": """
+            import functools
+            from functools import partial
+
+            def work(a, b): pass
+            later = partial(work, 1)
+
+            def caller():
+                p = functools.partial(work, 1)
+                p(2)
+                partial(work, 1)(2)
+                later(2)
+            """,
+    }).graph
+    assert [e.callee for e in g.out["p.caller"]] == ["p.work", "p.work", "p.work"]
+
+
+def test_depends_edges_and_roles(tmp_path):
+    g = make(tmp_path, {
+        "app/__init__.py": "",
+        "app/deps.py": "def get_db():\n    yield 1\n\ndef current_user(db=None):\n    return 1\n",
+        "app/api.py": """
+            from typing import Annotated
+            from fastapi import APIRouter, Depends
+            from app.deps import get_db, current_user
+
+            router = APIRouter()
+            User = Annotated[int, Depends(current_user)]
+
+            @router.get("/")
+            def index(db=Depends(get_db), user: User = None):
+                return db
+            """,
+    }).graph
+    assert [e.caller for e in g.depends["app.deps.get_db"]] == ["app.api.index"]
+    assert g.roles["app.deps.get_db"] == {"dependency"}
+    assert g.roles["app.deps.current_user"] == {"dependency"}
+    assert g.roles["app.api.index"] == {"endpoint"}
+    assert {"app.api.index", "app.deps.get_db", "app.deps.current_user"} <= g.roots
+
+
+def test_unresolvable_calls_are_counted_not_guessed(tmp_path):
+    p = make(tmp_path, {
+        "u.py": """
+            class Repo:
+                def save(self): pass
+
+            def handlers():
+                return [Repo().save]
+
+            def caller(obj, table):
+                obj.save()
+                getattr(obj, "save")()
+                table["x"]()
+                handlers()[0]()
+                missing_module_fn()
+            """,
+    })
+    g = p.graph
+    assert callees(g, "u.caller") == {"u.handlers"}  # `obj.save()` is not linked to Repo.save
+    # obj.save, getattr(...)(), table["x"](), handlers()[0]()
+    assert g.unresolved == 4
+    assert p.unresolved == 4
+    assert g.resolver.resolve("q:u.nope") == (UNKNOWN, None)
+    assert g.resolver.resolve("q:u.Repo.save") == (FUNC, "u.Repo.save")
+
+
+# -- roots, reachability, must-become-async ------------------------------------------------------
+
+def test_worker_threads_are_exempt(tmp_path):
+    g = make(tmp_path, {
+        "w.py": """
+            import asyncio, time
+            from fastapi import BackgroundTasks
+            from starlette.concurrency import run_in_threadpool
+
+            def slow():
+                time.sleep(1)
+
+            async def ep(tasks: BackgroundTasks):
+                await asyncio.to_thread(slow)
+                await asyncio.get_running_loop().run_in_executor(None, slow)
+                await run_in_threadpool(lambda: slow())
+                tasks.add_task(slow)
+
+            async def bad():
+                slow()
+            """,
+    }).graph
+    assert g.reachable == {"w.slow": ("w.bad", g.reachable["w.slow"][1])}
+    assert [e.caller for e in g.thread["w.slow"]] == ["w.ep", "w.ep", "w.ep"]
+    assert g.afy100("w.py") == {(16, 4): "bad → w.slow → time.sleep (w.py:7)"}
+
+
+def test_shortest_chain_to_blocking_call(tmp_path):
+    g = make(tmp_path, {
+        "c/__init__.py": "",
+        "c/low.py": "import time\n\ndef deep():\n    time.sleep(1)\n",
+        "c/mid.py": "from c.low import deep\n\ndef long_way():\n    middle()\n\ndef middle():\n    deep()\n\ndef short_way():\n    deep()\n",
+        "c/api.py": "from c import mid\n\nasync def ep():\n    mid.long_way()\n    mid.short_way()\n",
+    }).graph
+    found = g.afy100("c/api.py")
+    assert found[(4, 4)] == "ep → mid.long_way → mid.middle → low.deep → time.sleep (c/low.py:4)"
+    assert found[(5, 4)] == "ep → mid.short_way → low.deep → time.sleep (c/low.py:4)"
+
+
+def test_blocked_reasons(tmp_path):
+    p = make(tmp_path, {
+        "b/__init__.py": "",
+        "b/m.py": """
+            import functools
+            from contextlib import contextmanager
+            from sqlalchemy.orm import Session
+
+            def io(db: Session):
+                db.commit()
+
+            class Thing:
+                def __init__(self, db: Session):
+                    io(db)
+
+                def __len__(self):
+                    io(None)
+                    return 0
+
+                @property
+                def value(self):
+                    return io(None)
+
+            @functools.lru_cache
+            def cached():
+                io(None)
+
+            @contextmanager
+            def tx():
+                io(None)
+                yield
+
+            def gen():
+                io(None)
+                yield 1
+
+            def callback(x):
+                io(None)
+
+            def uses_callback(items):
+                return sorted(items, key=callback)
+
+            def in_lambda(db):
+                return lambda: io(db)
+
+            def at_import():
+                io(None)
+
+            at_import()
+
+            def only_tests():
+                io(None)
+            """,
+        "tests/test_m.py": "from b.m import only_tests\n\ndef test_it():\n    only_tests()\n",
+    })
+    g = p.graph
+    reasons = g.blocked
+    assert "`__init__` cannot be a coroutine" in reasons["b.m.Thing.__init__"]
+    assert "data model" in reasons["b.m.Thing.__len__"]
+    assert reasons["b.m.Thing.value"] == "it is a property"
+    assert "lru_cache" in reasons["b.m.cached"]
+    assert "@contextmanager" in reasons["b.m.tx"]
+    assert "generator" in reasons["b.m.gen"]
+    assert "callback" in reasons["b.m.callback"]
+    assert "lambda" in reasons["b.m.in_lambda"]
+    assert "module level" in reasons["b.m.at_import"]
+    assert "test files only" in reasons["b.m.only_tests"]
+    assert "b.m.io" in g.must_async and "b.m.io" not in reasons
+    assert "b.m.uses_callback" not in g.must_async
+
+
+def test_afy401_in_sync_code_and_nested_defs(tmp_path):
+    text = textwrap.dedent("""
+        import asyncio
+
+        async def fetch():
+            return 1
+
+        def sync_caller():
+            fetch()  # AFY401
+            asyncio.run(fetch())
+
+        async def outer():
+            def inner():
+                fetch()  # AFY401
+            xs = [x async for x in agen()]
+            r = fetch()  # AFY401
+            return fetch()  # AFY401
+
+        async def agen():
+            yield 1
+        """)
+    diags, _, _ = Run(str(tmp_path), text, ["AFY401", "AFY402"]).check()
+    got = {(d.code, d.line, d.fix.applicability.value if d.fix else None) for d in diags}
+    assert got == {
+        ("AFY401", 8, None), ("AFY402", 7, "unsafe"),
+        ("AFY401", 13, None), ("AFY402", 12, "unsafe"),
+        ("AFY401", 15, "safe"), ("AFY401", 16, "unsafe"),
+    }, diags
+    msgs = {d.line: d.message for d in diags if d.code == "AFY401"}
+    assert "`sync_caller` must become async (AFY402)" in msgs[8]
+    assert "nested sync function `inner`" in msgs[13]
+
+
+# -- cache -----------------------------------------------------------------------------------
+
+FILES = {
+    "k/__init__.py": "",
+    "k/a.py": "from k.b import g\n\ndef f():\n    g()\n",
+    "k/b.py": "def g():\n    pass\n",
+}
+
+
+def test_cache_warm_changed_and_corrupt(tmp_path, monkeypatch):
+    monkeypatch.delenv("ASYNCIFY_LINT_NO_CACHE", raising=False)
+    p = make(tmp_path, FILES)
+    p.summaries
+    assert p.store.stats == {"loaded": 0, "computed": 3}
+    cache_dir = tmp_path / ".asyncify_cache"
+    assert (cache_dir / ".gitignore").read_text() == "*\n"
+    assert os.path.exists(cache_mod.cache_file(str(tmp_path)))
+    # warm: everything from the cache, nothing parsed
+    p2 = Project(str(tmp_path), Settings())
+    p2.summaries
+    assert p2.store.stats == {"loaded": 3, "computed": 0}
+    assert callees(p2.graph, "k.a.f") == {"k.b.g"}
+    # one file changes: only it is summarised again
+    (tmp_path / "k/b.py").write_text("def g():\n    pass\n\n\ndef h():\n    pass\n")
+    p3 = Project(str(tmp_path), Settings())
+    p3.summaries
+    assert p3.store.stats == {"loaded": 2, "computed": 1}
+    assert "k.b.h" in p3.graph.functions
+    # a corrupt cache is ignored and rebuilt
+    with open(cache_mod.cache_file(str(tmp_path)), "wb") as f:
+        f.write(b"\x80\x05garbage")
+    p4 = Project(str(tmp_path), Settings())
+    assert p4.store.stats == {"loaded": 0, "computed": 0}
+    p4.summaries
+    assert p4.store.stats == {"loaded": 0, "computed": 3}
+    with open(cache_mod.cache_file(str(tmp_path)), "rb") as f:
+        assert pickle.load(f)[0] == "asyncify-lint-summaries"
+    assert not [n for n in os.listdir(cache_dir) if n.endswith(".tmp")]
+
+
+def test_cache_revalidates_type_dependencies(tmp_path, monkeypatch):
+    monkeypatch.delenv("ASYNCIFY_LINT_NO_CACHE", raising=False)
+    files = {
+        "d/__init__.py": "",
+        "d/db.py": "from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker()\n",
+        "d/crud.py": "from d.db import SessionLocal\n\ndef save():\n    db = SessionLocal()\n    db.commit()\n",
+    }
+    p = make(tmp_path, files)
+    assert "d.crud.save" in p.graph.must_async
+    (tmp_path / "d/db.py").write_text("SessionLocal = object\n")
+    p2 = Project(str(tmp_path), Settings())
+    assert "d.crud.save" not in p2.graph.must_async
+    assert p2.store.stats["computed"] == 2  # db.py changed, and crud.py consulted it for a type
+
+
+def test_flake8_plugin_shares_the_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("ASYNCIFY_LINT_NO_CACHE", raising=False)
+    import ast
+
+    from asyncify_lint import flake8_plugin
+
+    files = {
+        "s/__init__.py": "",
+        "s/crud.py": "from sqlalchemy.orm import Session\n\ndef get(db: Session):\n    return db.get(1, 2)\n",
+        "s/api.py": "from s import crud\n\nasync def ep(db):\n    return crud.get(db)\n",
+    }
+    p = make(tmp_path, files)
+    p.summaries  # the CLI (or a pre-commit run) warmed the cache
+    monkeypatch.setattr(flake8_plugin, "_PROJECTS", {})
+    path = str(tmp_path / "s/crud.py")
+    text = (tmp_path / "s/crud.py").read_text()
+    plugin = flake8_plugin.Plugin(ast.parse(text), path, text.splitlines(True))
+    results = [r[2] for r in plugin.run()]
+    assert any(r.startswith("AFY402 `get` must become async") for r in results), results
+    project = next(iter(flake8_plugin._PROJECTS.values()))[0]
+    assert project.store.stats["computed"] == 0
+
+
+def test_cache_not_rewritten_for_a_few_edits_in_a_large_project(tmp_path, monkeypatch):
+    monkeypatch.delenv("ASYNCIFY_LINT_NO_CACHE", raising=False)
+    files = {f"big/m{i}.py": f"def f{i}():\n    pass\n" for i in range(30)}
+    files["big/__init__.py"] = ""
+    p = make(tmp_path, files)
+    p.summaries
+    path = cache_mod.cache_file(str(tmp_path))
+    before = os.stat(path).st_mtime_ns
+    (tmp_path / "big/m3.py").write_text("def f3():\n    g()\n\n\ndef g():\n    pass\n")
+    p2 = Project(str(tmp_path), Settings())
+    assert callees(p2.graph, "big.m3.f3") == {"big.m3.g"}
+    assert p2.store.stats == {"loaded": 30, "computed": 1}
+    assert os.stat(path).st_mtime_ns == before
+    p3 = Project(str(tmp_path), Settings())
+    assert callees(p3.graph, "big.m3.f3") == {"big.m3.g"}  # the stale entry is detected again
+    assert p3.store.stats == {"loaded": 30, "computed": 1}
+
+
+def test_afy401_coroutines_handed_to_consumers(tmp_path):
+    text = textwrap.dedent("""
+        import asyncio
+
+        async def fetch(i=0):
+            return i
+
+        async def main(xs):
+            await asyncio.gather(*[fetch(x) for x in xs], fetch())
+            task = asyncio.create_task(fetch())
+            await asyncio.wait_for(fetch(), timeout=1)
+            print(fetch())  # AFY401
+            return await task
+        """)
+    diags, _, _ = Run(str(tmp_path), text, ["AFY401"]).check()
+    assert [(d.line, d.fix.applicability.value) for d in diags] == [(11, "unsafe")]

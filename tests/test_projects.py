@@ -1,0 +1,141 @@
+"""Multi-module fixture projects: tests/fixtures/projects/<name>/ (+ the expected fixed tree <name>.fixed/).
+
+Every module carries inline annotations (tests/harness.parse_annotations) for the whole-project rules
+AFY100, AFY401, AFY402, AFY501 on the original tree. The CLI is run in-process, with the current
+directory in a temporary copy: `--fix --unsafe-fixes --select AFY4` must produce <name>.fixed/
+byte-exactly (regenerate with `--update-fixtures`, then review), and a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import shutil
+
+import pytest
+
+from asyncify_lint import cli
+from harness import parse_annotations
+
+HERE = os.path.dirname(__file__)
+PROJECTS = os.path.join(HERE, "fixtures", "projects")
+CHECK_SELECT = "AFY100,AFY401,AFY402,AFY501"
+FIX_ARGS = ["--fix", "--unsafe-fixes", "--select", "AFY4", "--exit-zero"]
+SKIP_DIRS = {".asyncify_cache", "__pycache__", ".pytest_cache"}
+
+NAMES = sorted(
+    n for n in os.listdir(PROJECTS) if os.path.isdir(os.path.join(PROJECTS, n)) and not n.endswith(".fixed")
+)
+
+
+def _tree(root: str) -> dict[str, bytes]:
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        for f in sorted(filenames):
+            p = os.path.join(dirpath, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root).replace(os.sep, "/")] = fh.read()
+    return out
+
+
+def _copy(name: str, tmp_path) -> str:
+    dst = str(tmp_path / name)
+    shutil.copytree(os.path.join(PROJECTS, name), dst, ignore=shutil.ignore_patterns(*SKIP_DIRS))
+    return dst
+
+
+def _run(args: list[str], cwd: str, capsys) -> tuple[int, str, str]:
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        capsys.readouterr()
+        code = cli.main(args)
+        out, err = capsys.readouterr()
+    finally:
+        os.chdir(old)
+    return code, out, err
+
+
+def _diff_trees(expected: dict[str, bytes], actual: dict[str, bytes]) -> str:
+    lines = []
+    for rel in sorted(set(expected) | set(actual)):
+        a = expected.get(rel, b"").decode("utf-8", "replace").splitlines(True)
+        b = actual.get(rel, b"").decode("utf-8", "replace").splitlines(True)
+        if a != b or (rel in expected) != (rel in actual):
+            lines.extend(difflib.unified_diff(a, b, f"expected/{rel}", f"actual/{rel}"))
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_project_diagnostics(name, tmp_path, capsys):
+    root = _copy(name, tmp_path)
+    code, out, err = _run(["--select", CHECK_SELECT, "--format", "json"], root, capsys)
+    assert code in (0, 1), err
+    got = json.loads(out)
+    expected = []
+    for rel, data in _tree(root).items():
+        if rel.endswith(".py"):
+            expected.extend((rel, e) for e in parse_annotations(data.decode("utf-8")))
+    got_keys = sorted((d["filename"].replace(os.sep, "/"), d["location"]["row"], d["code"]) for d in got)
+    exp_keys = sorted((rel, e.line, e.code) for rel, e in expected)
+    assert got_keys == exp_keys, "\n".join(
+        f"{d['filename']}:{d['location']['row']}: {d['code']} {d['message']}" for d in got
+    )
+    for rel, e in expected:
+        cands = [d for d in got if d["filename"].replace(os.sep, "/") == rel and d["location"]["row"] == e.line
+                 and d["code"] == e.code]
+        if e.col is not None:
+            assert any(d["location"]["column"] == e.col for d in cands), (rel, e)
+        if e.fragment is not None:
+            assert any(e.fragment in d["message"] for d in cands), (rel, e, [d["message"] for d in cands])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_project_fix(name, tmp_path, capsys, request):
+    root = _copy(name, tmp_path)
+    code, out, err = _run(FIX_ARGS, root, capsys)
+    assert "internal error" not in err, err
+    fixed = _tree(root)
+    expected_dir = os.path.join(PROJECTS, name + ".fixed")
+    if request.config.getoption("--update-fixtures"):
+        shutil.rmtree(expected_dir, ignore_errors=True)
+        shutil.copytree(root, expected_dir, ignore=shutil.ignore_patterns(*SKIP_DIRS))
+        return
+    assert os.path.isdir(expected_dir), f"run with --update-fixtures to create {expected_dir}, then review it"
+    expected = _tree(expected_dir)
+    assert fixed == expected, _diff_trees(expected, fixed)
+    for rel, data in fixed.items():
+        if rel.endswith(".py"):
+            compile(data, rel, "exec", dont_inherit=True)
+    # tests are never rewritten
+    original = _tree(os.path.join(PROJECTS, name))
+    for rel in original:
+        if rel.startswith("tests/"):
+            assert fixed[rel] == original[rel], rel
+    # a second run changes nothing
+    code, out, err = _run(FIX_ARGS, root, capsys)
+    assert "Rewriting" not in err, err
+    assert _tree(root) == fixed
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_project_impact_report(name, tmp_path, capsys):
+    """`--fix` prints the AFY501 test-impact findings on stderr before it writes anything."""
+    root = _copy(name, tmp_path)
+    expected = []
+    for rel, data in _tree(root).items():
+        if rel.endswith(".py"):
+            expected.extend((rel, e) for e in parse_annotations(data.decode("utf-8")) if e.code == "AFY501")
+    if not expected:
+        pytest.skip("no AFY501 in this project")
+    code, out, err = _run(["--fix", "--select", "AFY401,AFY501", "--exit-zero"], root, capsys)
+    lines = err.splitlines()
+    impact = [ln for ln in lines if " AFY501 " in ln]
+    assert len(impact) == len(expected), err
+    first_rewrite = next((i for i, ln in enumerate(lines) if ln.startswith("Rewriting")), len(lines))
+    assert all(lines.index(ln) < first_rewrite for ln in impact)
+    for rel, e in expected:
+        if e.fragment:
+            assert any(ln.startswith(f"{rel}:{e.line}:") and e.fragment in ln for ln in impact), (rel, e, impact)

@@ -218,7 +218,7 @@ def test_setting_also_used_elsewhere_gets_no_fix(tmp_path):
     assert "`DATABASE_URL` is also used at tests/test_db.py" in diags[0].message
 
 
-def test_url_from_environment_without_default_has_no_fix(tmp_path):
+def test_url_from_environment_without_default_is_mapped_at_run_time(tmp_path):
     main = """
         import os
 
@@ -228,11 +228,13 @@ def test_url_from_environment_without_default_has_no_fix(tmp_path):
         other = create_engine(os.getenv("OTHER_URL"))
     """
     diags = _check(tmp_path, main, ["AFY201"])
-    assert [d.fix for d in diags] == [None, None]
-    assert all("must name an async driver" in d.message for d in diags)
+    assert len(diags) == 2 and all(d.fix is not None for d in diags)
+    assert all("mapped when the engine is created" in d.message for d in diags)
+    wrapped = [e.content for d in diags for e in d.fix.edits if e.content == "_async_database_url("]
+    assert len(wrapped) == 2
 
 
-def test_constant_used_by_a_test_gets_no_fix(tmp_path):
+def test_constant_used_by_a_test_is_kept_and_mapped_at_run_time(tmp_path):
     main = """
         from sqlalchemy import create_engine
 
@@ -245,7 +247,10 @@ def test_constant_used_by_a_test_gets_no_fix(tmp_path):
         URL = SQLALCHEMY_DATABASE_URL
     """
     diags = _check(tmp_path, main, ["AFY201"], {"tests/conftest.py": conftest})
-    assert len(diags) == 1 and diags[0].fix is None and "tests/conftest.py:4" in diags[0].message
+    assert len(diags) == 1 and "tests/conftest.py:4" in diags[0].message
+    # the literal stays as the test sees it; the engine maps the driver when it is created
+    assert not any(e.content == "sqlite+aiosqlite" for e in diags[0].fix.edits)
+    assert any(e.content == "_async_database_url(" for e in diags[0].fix.edits)
 
 
 def test_import_time_ddl_on_engine_from_another_module(tmp_path):
@@ -430,3 +435,35 @@ def test_real_run_source_is_sync_and_works_before_the_fix(tmp_path):
     finally:
         sys.modules.pop("afy_sync_app", None)
         mod.engine.dispose()
+
+
+def test_runtime_url_mapping_runs(tmp_path):
+    """The fixed engine, built from a sync URL given at run time, works through aiosqlite."""
+    pytest.importorskip("aiosqlite")
+    pytest.importorskip("greenlet")
+    main = textwrap.dedent("""
+        import os
+
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(os.environ["ASYNCIFY_TEST_URL"])
+    """)
+    run = Run(str(tmp_path / "proj"), main, ["AFY201"], unsafe=True, name="runtime_url_mod.py")
+    fixed, state = run.fix()
+    assert "create_async_engine(_async_database_url(" in fixed and not state.errors
+    db = tmp_path / "x.db"
+    os.environ["ASYNCIFY_TEST_URL"] = f"sqlite:///{db}"
+    try:
+        namespace: dict = {}
+        exec(compile(fixed, "runtime_url_mod.py", "exec"), namespace)
+        engine = namespace["engine"]
+        assert engine.url.drivername == "sqlite+aiosqlite" and engine.url.database == str(db)
+
+        async def go():
+            async with engine.connect() as conn:
+                return (await conn.execute(namespace["text"]("select 41 + 1"))).scalar_one()
+
+        assert asyncio.run(go()) == 42
+        asyncio.run(engine.dispose())
+    finally:
+        del os.environ["ASYNCIFY_TEST_URL"]

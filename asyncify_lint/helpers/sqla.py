@@ -868,29 +868,31 @@ def engine_kwargs_problem(ctx: FileContext, call: ast.Call) -> str | None:
 
 
 def engine_blocker(ctx: FileContext, call: ast.Call, info: UrlInfo | None = None) -> str | None:
-    """Why AFY201 cannot turn this ``create_engine(...)`` into an async engine (None: it can, possibly after
-    the URL literal in another module is fixed there)."""
+    """Why AFY201 cannot turn this ``create_engine(...)`` into an async engine (None: it can, by
+    rewriting the URL literal, here or in another module, or by mapping the driver at run time)."""
+    url = engine_url_arg(call)
+    if url is None:
+        return "its URL argument is not visible"
     if info is None:
-        url = engine_url_arg(call)
-        if url is None:
-            return "its URL argument is not visible"
         info = resolve_url(ctx, url)
-    if info.scheme is None:
-        return (f"{info.problem}; the URL must name an async driver (`sqlite+aiosqlite`, `postgresql+psycopg`, "
-                "`mysql+aiomysql`...) before the engine can become async")
-    if info.target is None:
+    if info.scheme is not None and info.target is None:
         return f"the driver `{info.scheme}` has no async counterpart this tool maps; choose an async driver by hand"
-    problem = engine_kwargs_problem(ctx, call)
-    if problem:
-        return problem
-    if info.target != info.scheme:
-        foreign = foreign_uses(ctx, info)
-        if foreign:
-            return (f"its URL `{info.scheme}://...` is shared: {foreign}; changing the driver there would change "
-                    "that code too")
-        assert info.literal is not None and info.literal_ctx is not None
-        if scheme_span(info.literal_ctx, info.literal, info.scheme) is None:
-            return "the URL's driver is not written plainly in its string literal"
+    return engine_kwargs_problem(ctx, call)
+
+
+def static_url_rewrite(ctx: FileContext, info: UrlInfo) -> str | None:
+    """Why the URL's driver cannot be rewritten in its string literal (None: it can, or needs no change);
+    the engine then maps the driver at run time instead (AFY201)."""
+    if info.scheme is None:
+        return info.problem or "the URL is not visible in code"
+    if info.target == info.scheme:
+        return None
+    foreign = foreign_uses(ctx, info)
+    if foreign:
+        return f"its URL `{info.scheme}://...` is shared: {foreign}"
+    assert info.literal is not None and info.literal_ctx is not None
+    if scheme_span(info.literal_ctx, info.literal, info.scheme) is None:
+        return "the URL's driver is not written plainly in its string literal"
     return None
 
 

@@ -45,7 +45,14 @@ Where the URL comes from:
   URL. Otherwise rewriting it would silently change that other code (a sync engine in a test, Alembic),
   and there is no fix. A literal in another module is rewritten by the diagnostic reported there.
 * a value that is not visible in code (`os.environ["DATABASE_URL"]`, a settings field without a
-  default, a computed string): no fix; the URL must name an async driver, and the message says so.
+  default, a computed string), or a literal that cannot be rewritten because something else uses it
+  (a test that sets the same environment variable, a sync engine in a script): the driver is mapped
+  when the engine is created. The URL argument is wrapped in a small helper added once to the module,
+  `_async_database_url(url)`, which applies the same mapping to the URL's driver name with
+  `sqlalchemy.engine.make_url(url).set(drivername=...)`; the database, credentials, host and query
+  parameters stay exactly as configured, and a URL that already names an async driver (or a driver
+  this tool does not map) is passed through unchanged. So a deployment, a `.env` file or a test that
+  sets `DATABASE_URL=sqlite:///...` keeps working, on the same database, through the async driver.
 
 ## Fix safety
 The fix is unsafe: it changes the database driver, and every session and connection made from the
@@ -57,7 +64,8 @@ and aiomysql convert some types differently. Driver-specific `connect_args` need
 When the URL can be overridden by the environment (a pydantic settings field, `os.getenv`), only the
 default in code is rewritten: the deployed values (environment, `.env` files) must name an async driver
 too. If they do not, `create_async_engine` fails at start-up naming the driver, so the mistake is loud,
-not silent.
+not silent. With the run-time mapping (above) they need no change; `engine.url` then shows the async
+driver name.
 
 There is no fix when the driver has no async counterpart this tool maps (`mssql+pymssql`,
 `oracle+cx_oracle`, anything else), when the engine uses a pool class that asyncio engines reject
@@ -69,7 +77,7 @@ import ast
 
 from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
-from asyncify_lint.helpers import sqla
+from asyncify_lint.helpers import inject, sqla
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -127,7 +135,17 @@ def check(ctx: FileContext, call: ast.Call):
     if blocker:
         yield RULE.at(ctx, call, None, func=name, scheme=target or "", detail=f"; no fix: {blocker}")
         return
-    edits: list[Edit] = []
+    ref, imp = ctx.import_ref("sqlalchemy.ext.asyncio", "create_async_engine")
+    imports = [imp] if imp else []
+    edits: list[Edit] = [ctx.replace(func, ref)]
+    runtime = sqla.static_url_rewrite(ctx, info)
+    if runtime is not None:
+        fix = _runtime_fix(ctx, call, url, edits, imports)
+        detail = f"; its driver is mapped when the engine is created ({runtime})"
+        if fix is None:
+            detail = f"; no fix: {runtime}, and the module binds `make_url` to something else"
+        yield RULE.at(ctx, call, fix, func=name, scheme="async", detail=detail)
+        return
     if target != info.scheme:
         assert info.literal is not None and info.literal_ctx is not None and target is not None
         if sqla.file_key(info.literal_ctx) != sqla.file_key(ctx):
@@ -138,11 +156,53 @@ def check(ctx: FileContext, call: ast.Call):
         span = sqla.scheme_span(ctx, info.literal, info.scheme)
         assert span is not None
         edits.append(Edit(span[0], span[1], target))
-    ref, imp = ctx.import_ref("sqlalchemy.ext.asyncio", "create_async_engine")
-    edits.append(ctx.replace(func, ref))
-    fix = Fix(edits, Applicability.UNSAFE, [imp] if imp else [])
+    fix = Fix(edits, Applicability.UNSAFE, imports)
     detail = _env_note(info)
     yield RULE.at(ctx, call, fix, func=name, scheme=target, detail=detail)
+
+
+URL_HELPER = "_async_database_url"
+URL_MARKER = "asyncify-lint AFY201"
+URL_HELPER_TEMPLATE = '''def {name}(url):
+    """The same database URL with its asyncio driver ({marker}).
+
+    The URL can come from the environment at run time, so its driver is mapped here: the database,
+    credentials, host and options stay as configured.
+    """
+    url = {make_url}(url)
+    drivers = {drivers}
+    return url.set(drivername=drivers.get(url.drivername, url.drivername))'''
+
+
+def _first_engine_statement(ctx: FileContext) -> ast.AST | None:
+    for stmt in ctx.tree.body:
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)) and \
+                    sqla.normalize(ctx.qualname(n.func)) == sqla.CREATE_ENGINE:
+                return stmt
+    return None
+
+
+def _runtime_fix(ctx: FileContext, call: ast.Call, url: ast.AST, edits: list[Edit], imports: list) -> Fix | None:
+    name, exists = inject.helper_name(ctx, URL_HELPER, URL_MARKER)
+    if isinstance(url, ast.Call) and isinstance(url.func, ast.Name) and url.func.id == name:
+        return None  # already wrapped (a second run)
+    edits = edits + [Edit(ctx.start(url), ctx.start(url), f"{name}("), Edit(ctx.end(url), ctx.end(url), ")")]
+    if not exists:
+        make_url, imp = ctx.import_ref("sqlalchemy.engine", "make_url")
+        if imp is None and make_url != "make_url" and "." not in make_url:
+            return None
+        if imp is not None:
+            imports = imports + [imp]
+        drivers = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in sqla.DRIVER_MAP.items()).replace("'", '"') + "}"
+        nl = ctx.source.newline
+        helper = URL_HELPER_TEMPLATE.format(name=name, marker=URL_MARKER, make_url=make_url,
+                                            drivers=drivers).replace("\n", nl)
+        # every site anchors the helper at the same place, so two sites' fixes overlap there and the
+        # second one waits for the next iteration, which sees the helper and only wraps its URL
+        at, prefix = inject.insertion(ctx, _first_engine_statement(ctx) or inject.top_statement(ctx, call))
+        edits.insert(0, Edit(at, at, prefix + helper + nl * 3))
+    return Fix(edits, Applicability.UNSAFE, imports)
 
 
 def _check_listener(ctx: FileContext, call: ast.Call):

@@ -102,7 +102,7 @@ import tokenize
 
 from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
-from asyncify_lint.helpers import sqla
+from asyncify_lint.helpers import inject, sqla
 from asyncify_lint.helpers.rewrites import can_await_here
 from asyncify_lint.registry import Rule, register
 
@@ -166,15 +166,6 @@ def _ddl_site(ctx: FileContext, call: ast.Call):
     return bind, kind
 
 
-def _top_statement(ctx: FileContext, node: ast.AST) -> ast.AST:
-    cur = node
-    for a in ctx.ancestors(node):
-        if isinstance(a, ast.Module):
-            return cur
-        cur = a
-    return cur
-
-
 def _sync_sites(ctx: FileContext) -> list[ast.Call]:
     sites = ctx.cache.get("afy205.sites")
     if sites is None:
@@ -189,42 +180,12 @@ def _sync_sites(ctx: FileContext) -> list[ast.Call]:
     return sites
 
 
-def _helper_name(ctx: FileContext) -> tuple[str, bool]:
-    """The helper's name and whether the module defines it already."""
-    bindings = ctx.module_scope.bindings
-    i = 1
-    while True:
-        name = HELPER if i == 1 else f"{HELPER}{i}"
-        b = bindings.get(name)
-        if b is None:
-            return name, False
-        if b.kind == "def" and MARKER in (ast.get_docstring(b.node) or ""):  # type: ignore[arg-type]
-            return name, True
-        i += 1
-
-
 def _module_ref(ctx: FileContext, module: str):
     ref, imp = ctx.import_ref(module)
     b = ctx.module_scope.bindings.get(module.split(".")[0])
     if b is not None and not (b.kind == "import" and b.qualname in (module.split(".")[0], module)):
         return None, None
     return ref, imp
-
-
-def _insertion(ctx: FileContext, stmt: ast.AST) -> tuple[int, str]:
-    """Offset before ``stmt`` (and its decorators and the comment lines right above it), and the blank
-    lines to put before the helper."""
-    src = ctx.source
-    line = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])  # type: ignore[attr-defined]
-    while line > 1 and src.line_text(line - 1).lstrip().startswith("#"):
-        line -= 1
-    blanks = 0
-    k = line - 1
-    while k >= 1 and not src.line_text(k).strip():
-        blanks += 1
-        k -= 1
-    prefix = "" if k < 1 else src.newline * max(0, 2 - blanks)
-    return src.line_starts[line - 1], prefix
 
 
 @RULE.on(ast.Call)
@@ -254,7 +215,7 @@ def check(ctx: FileContext, call: ast.Call):
 
 
 def _sync_fix(ctx: FileContext, call: ast.Call, applicability: Applicability):
-    name, exists = _helper_name(ctx)
+    name, exists = inject.helper_name(ctx, HELPER, MARKER)
     edits = [Edit(ctx.start(call.func), ctx.start(call.func), f"{name}("),
              Edit(ctx.end(call.func), ctx.end(call.func), ")")]
     imports = []
@@ -268,8 +229,8 @@ def _sync_fix(ctx: FileContext, call: ast.Call, applicability: Applicability):
         nl = ctx.source.newline
         helper = HELPER_TEMPLATE.format(name=name, marker=MARKER, static_pool=pool_ref, futures=futures_ref,
                                         asyncio=asyncio_ref).replace("\n", nl)
-        anchor = _top_statement(ctx, _sync_sites(ctx)[0] if _sync_sites(ctx) else call)
-        at, prefix = _insertion(ctx, anchor)
+        anchor = inject.top_statement(ctx, _sync_sites(ctx)[0] if _sync_sites(ctx) else call)
+        at, prefix = inject.insertion(ctx, anchor)
         edits.insert(0, Edit(at, at, prefix + helper + nl * 3))
     return Fix(edits, applicability, imports), None
 

@@ -1,0 +1,557 @@
+"""The command line: exit codes, output formats, selection, configuration, and what it writes (and never writes)."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from asyncify_lint import __version__, cli
+from asyncify_lint.diagnostics import Applicability, Edit, Fix
+from asyncify_lint.registry import get_rule
+
+APP = textwrap.dedent(
+    """\
+    from fastapi import Depends, FastAPI
+
+    app = FastAPI()
+
+
+    def get_db():
+        db = {}
+        try:
+            yield db
+        finally:
+            db.clear()
+
+
+    def get_user(db=Depends(get_db)):
+        return {"db": db}
+
+
+    @app.get("/items")
+    def list_items(user=Depends(get_user)):
+        return []
+
+
+    @app.post("/items")
+    def create_item(item: dict, db=Depends(get_db)):  # a comment that stays
+        return item
+    """
+)
+# (code, line) of every diagnostic of APP with the default selection
+APP_DIAGS = [("AFY302", 6), ("AFY302", 14), ("AFY301", 19), ("AFY301", 24)]
+APP_ENDPOINTS_FIXED = APP.replace("def list_items", "async def list_items").replace(
+    "def create_item", "async def create_item"
+)
+
+ENDPOINT = 'from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get("/")\ndef index():\n    return 1\n'
+CLEAN = "def add(a, b):\n    return a + b\n"
+
+
+@pytest.fixture
+def proj(tmp_path, monkeypatch):
+    """A scratch project (root marker: setup.cfg) that is the cwd."""
+    (tmp_path / "setup.cfg").write_text("[metadata]\nname = demo\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(root, rel: str, text: str | bytes):
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        p.write_bytes(text)
+    else:
+        p.write_bytes(text.encode("utf-8"))
+    return p
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    """The CLI in-process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = cli.main(list(argv))
+        except SystemExit as exc:  # --version, as argparse does it
+            rc = exc.code
+    return rc, out.getvalue(), err.getvalue()
+
+
+def codes_lines(stdout: str) -> list[tuple[str, int]]:
+    return [(m.group(2), int(m.group(1))) for m in re.finditer(r"^\S+?:(\d+):\d+: (AFY\d{3}) ", stdout, re.M)]
+
+
+# -- exit codes ------------------------------------------------------------------------------------
+
+
+def test_exit_0_when_clean(proj):
+    write(proj, "clean.py", CLEAN)
+    assert run("clean.py") == (0, "", "")
+
+
+def test_exit_1_with_findings_and_text_format(proj):
+    write(proj, "app.py", APP)
+    rc, out, err = run("app.py")
+    assert rc == 1, err
+    assert codes_lines(out) == APP_DIAGS
+    assert "app.py:19:1: AFY301 endpoint `list_items` (@app.get) is a sync `def`" in out
+    assert "Found 4 errors." in out
+    assert "4 hidden fixes can be enabled with the `--unsafe-fixes` option." in out
+    rc, out, _ = run("app.py", "--unsafe-fixes")
+    assert "app.py:19:1: AFY301 [*] endpoint" in out and "[*] 4 fixable with the `--fix` option." in out
+
+
+def test_exit_1_after_rewriting_then_0(proj):
+    p = write(proj, "app.py", ENDPOINT)
+    rc, out, err = run("app.py", "--fix", "--unsafe-fixes")
+    assert rc == 1
+    assert out == ""  # nothing remains
+    assert err == "Rewriting app.py\n"
+    assert p.read_text() == ENDPOINT.replace("def index", "async def index")
+    assert run("app.py", "--fix", "--unsafe-fixes") == (0, "", "")
+
+
+def test_exit_zero(proj):
+    write(proj, "app.py", APP)
+    rc, out, _ = run("app.py", "--exit-zero")
+    assert rc == 0 and codes_lines(out) == APP_DIAGS
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--select", "FOO"], "--select: 'FOO' is not an asyncify-lint code or prefix"),
+        (["--select", "AFY301,E501"], "'E501' is not an asyncify-lint code"),
+        (["--ignore", "AFY30X"], "--ignore: 'AFY30X'"),
+        (["--select", "AFY999"], "no rule matches the selection"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["missing.py"], "missing.py: no such file or directory"),
+        (["--format", "xml"], "invalid choice: 'xml'"),
+        (["--explain", "AFY999"], "unknown rule code 'AFY999'"),
+        (["--config", "nowhere.toml"], "nowhere.toml: no such file"),
+    ],
+)
+def test_exit_2_usage_errors(proj, argv, message):
+    write(proj, "app.py", APP)
+    rc, out, err = run("app.py", *argv)
+    assert rc == 2, (out, err)
+    assert out == ""
+    assert err.startswith("asyncify-lint: error: ") and message in err, err
+    assert err.count("\n") == 1  # one line, no usage dump
+
+
+@pytest.mark.parametrize(
+    "filename, content, message",
+    [
+        ("setup.cfg", "[asyncify_lint]\nselect = AFY301, FOO\n", "setup.cfg [asyncify_lint]: select: 'FOO'"),
+        ("setup.cfg", "[asyncify_lint]\nunsafe-fixes = maybe\n", "unsafe-fixes must be true or false, not 'maybe'"),
+        ("setup.cfg", "[asyncify-lint]\nselct = AFY301\n", "unknown option 'selct'"),
+        ("pyproject.toml", '[tool.asyncify-lint]\nselect = ["AFY3", "X1"]\n', "[tool.asyncify-lint]: select: 'X1'"),
+        ("pyproject.toml", "[tool.asyncify-lint]\nselect = [301]\n", "select must be a list of strings"),
+        ("pyproject.toml", '[tool.asyncify-lint]\nunsafe-fixes = "sometimes"\n', "unsafe-fixes must be true or false"),
+        ("pyproject.toml", "[tool.asyncify-lint\n", "pyproject.toml: cannot read"),
+    ],
+)
+def test_exit_2_bad_config(tmp_path, monkeypatch, filename, content, message):
+    write(tmp_path, filename, content)
+    write(tmp_path, "app.py", APP)
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run("app.py")
+    assert rc == 2, (out, err)
+    assert out == ""
+    assert message in err and filename in err, err
+
+
+def test_exit_2_unreadable_file_but_others_are_checked(proj):
+    write(proj, "app.py", ENDPOINT)
+    os.symlink("nowhere.py", proj / "broken.py")  # listed by the walk, cannot be read
+    rc, out, err = run(".")
+    assert rc == 2
+    assert "asyncify-lint: error: broken.py: cannot read: No such file or directory" in err
+    assert codes_lines(out) == [("AFY301", 7)]
+    # given explicitly, it does not exist
+    rc, out, err = run("broken.py")
+    assert rc == 2 and "broken.py: no such file or directory" in err
+
+
+def test_directory_named_like_a_python_file_is_walked_not_read(proj):
+    write(proj, "x.py/inner.py", ENDPOINT)
+    rc, out, err = run("x.py")
+    assert rc == 1, err
+    assert codes_lines(out) == [("AFY301", 7)] and "inner.py" in out
+    rc, out, err = run(".")
+    assert rc == 1 and err == ""
+
+
+# -- output formats and informational flags -------------------------------------------------------
+
+
+def test_json_format(proj):
+    write(proj, "app.py", APP)
+    rc, out, _ = run("app.py", "--format", "json")
+    assert rc == 1
+    data = json.loads(out)
+    assert [(d["code"], d["location"]["row"]) for d in data] == APP_DIAGS
+    first = data[2]
+    assert first["filename"] == "app.py"
+    assert first["location"] == {"row": 19, "column": 1}
+    assert first["end_location"]["row"] == 20
+    assert first["message"].startswith("endpoint `list_items` (@app.get)")
+    assert first["fix"] == {"applicability": "unsafe", "message": "Make `list_items` an `async def`", "applies": False}
+    rc, out, _ = run("app.py", "--format", "json", "--unsafe-fixes")
+    assert json.loads(out)[2]["fix"]["applies"] is True
+    write(proj, "clean.py", CLEAN)
+    assert run("clean.py", "--format", "json") == (0, "[]\n", "")
+
+
+def test_github_format(proj):
+    write(proj, "app.py", APP)
+    rc, out, _ = run("app.py", "--format", "github")
+    assert rc == 1
+    lines = out.splitlines()
+    assert len(lines) == 4
+    assert lines[2] == (
+        "::error title=asyncify-lint (AFY301),file=app.py,line=19,col=1,endLine=20,endColumn=14::"
+        "AFY301 endpoint `list_items` (@app.get) is a sync `def` and runs in the threadpool"
+    )
+
+
+def test_statistics(proj):
+    write(proj, "app.py", APP)
+    rc, out, _ = run("app.py", "--statistics")
+    assert rc == 1
+    assert "    2\tAFY301\tsync-endpoint\n" in out
+    assert "    2\tAFY302\tsync-dependency\n" in out
+    rc, out, _ = run("app.py", "--statistics", "--unsafe-fixes")
+    assert "    2\tAFY301\t[*] sync-endpoint\n" in out
+
+
+def test_explain(proj):
+    rc, out, err = run("--explain", "afy301")
+    assert rc == 0, err
+    assert out.startswith("# AFY301 sync-endpoint\n")
+    assert "Fix is sometimes available (unsafe)." in out
+    for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"):
+        assert section in out
+
+
+def test_version(proj):
+    rc, out, _ = run("--version")
+    assert rc == 0 and out.strip() == f"asyncify-lint {__version__}"
+    r = subprocess.run([sys.executable, "-m", "asyncify_lint", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == f"asyncify-lint {__version__}"
+
+
+# -- --diff and --fix ----------------------------------------------------------------------------
+
+
+def test_diff_writes_nothing_and_prints_a_unified_diff(proj):
+    p = write(proj, "app.py", APP)
+    before = p.read_bytes()
+    mtime = p.stat().st_mtime_ns
+    rc, out, err = run("app.py", "--diff", "--unsafe-fixes", "--select", "AFY301")
+    assert rc == 1
+    assert err == ""  # no "Rewriting"
+    assert p.read_bytes() == before and p.stat().st_mtime_ns == mtime
+    assert out.startswith("--- a/app.py\n+++ b/app.py\n@@ ")
+    assert "\n-def list_items(user=Depends(get_user)):\n+async def list_items(user=Depends(get_user)):\n" in out
+    assert "\n-def create_item(" in out and "\n+async def create_item(" in out
+    assert "get_db" not in [ln for ln in out.splitlines() if ln.startswith(("-", "+"))]
+    # nothing to fix: empty diff, exit 0
+    write(proj, "clean.py", CLEAN)
+    assert run("clean.py", "--diff") == (0, "", "")
+
+
+def test_fix_without_unsafe_applies_only_safe_fixes(proj):
+    p = write(proj, "app.py", APP)
+    rc, out, err = run("app.py", "--fix")
+    assert rc == 1 and "Rewriting" not in err
+    assert p.read_text() == APP  # AFY301/AFY302 fixes are unsafe
+
+
+def test_select_one_rule_fixes_only_that_rule(proj):
+    p = write(proj, "app.py", APP)
+    rc, out, err = run("app.py", "--fix", "--unsafe-fixes", "--select", "AFY301")
+    assert rc == 1
+    assert err == "Rewriting app.py\n"
+    assert out == ""  # only AFY301 is selected, and it is all fixed
+    fixed = p.read_text()
+    assert fixed == APP_ENDPOINTS_FIXED  # the dependencies are still plain `def`
+    compile(fixed, "app.py", "exec")
+    assert run("app.py", "--fix", "--unsafe-fixes", "--select", "AFY301") == (0, "", "")
+    assert p.read_text() == fixed
+    # the dependencies are still reported by their own rule
+    rc, out, _ = run("app.py")
+    assert codes_lines(out) == [("AFY302", 6), ("AFY302", 14)]
+
+
+def test_fix_that_does_not_compile_is_refused(proj, monkeypatch):
+    rule = get_rule("AFY301")
+
+    def broken(ctx, node):
+        if node.name == "index":
+            start = ctx.start(node)
+            yield rule.at(ctx, node, Fix([Edit(start, start, "def def ")], Applicability.SAFE),
+                          name=node.name, how="@broken", why="")
+
+    monkeypatch.setitem(rule.handlers, ast.FunctionDef, [broken])
+    p = write(proj, "app.py", ENDPOINT)
+    other = write(proj, "other.py", CLEAN)
+    rc, out, err = run(".", "--fix", "--select", "AFY301")
+    assert rc == 2
+    assert "internal error: the fix of AFY301 produced code that does not compile" in err, err
+    assert "Rewriting" not in err
+    assert p.read_text() == ENDPOINT and other.read_text() == CLEAN
+    assert codes_lines(out) == [("AFY301", 7)]  # still reported
+
+
+def test_syntax_error_is_reported_and_left_alone_while_other_files_are_fixed(proj):
+    bad_bytes = b'from fastapi import FastAPI\r\napp = FastAPI()\r\n@app.get("/")\r\ndef index(:\r\n    pass\r\n'
+    bad = write(proj, "bad.py", bad_bytes)
+    good = write(proj, "good.py", ENDPOINT)
+    rc, out, err = run(".", "--fix", "--unsafe-fixes")
+    assert rc == 1
+    assert re.search(r"^bad\.py:4:\d+: AFY001 cannot parse: .*\(line 4\)$", out, re.M), out
+    assert bad.read_bytes() == bad_bytes
+    assert good.read_text() == ENDPOINT.replace("def index", "async def index")
+    assert err == "Rewriting good.py\n"
+    rc, out, err = run("bad.py", "--select", "AFY301")  # AFY001 is reported whatever the selection
+    assert rc == 1 and "AFY001 cannot parse" in out
+
+
+def test_atomic_write_keeps_the_file_mode(proj):
+    p = write(proj, "app.py", ENDPOINT)
+    os.chmod(p, 0o751)
+    run("app.py", "--fix", "--unsafe-fixes")
+    assert "async def index" in p.read_text()
+    assert stat.S_IMODE(os.stat(p).st_mode) == 0o751
+    assert sorted(os.listdir(proj)) == ["app.py", "setup.cfg"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(ENDPOINT.replace("\n", "\r\n").encode(), id="crlf"),
+        pytest.param(b"\xef\xbb\xbf" + ENDPOINT.encode(), id="bom"),
+        pytest.param(ENDPOINT.replace("    ", "\t").encode(), id="tabs"),
+        pytest.param(
+            "# -*- coding: latin-1 -*-\n".encode()
+            + ENDPOINT.replace("return 1", 'return "caf\u00e9 \u00bd"').encode("latin-1"),
+            id="latin-1",
+        ),
+        pytest.param(
+            b"# mixed\r\nimport os\n" + ENDPOINT.replace("return 1", "return 1  # trailing \t ").encode() + b"\r\n",
+            id="mixed-endings",
+        ),
+    ],
+)
+def test_fix_keeps_every_byte_outside_the_edit(proj, raw):
+    p = write(proj, "app.py", raw)
+    rc, _, err = run("app.py", "--fix", "--unsafe-fixes")
+    assert err == "Rewriting app.py\n"
+    assert p.read_bytes() == raw.replace(b"\ndef index", b"\nasync def index", 1)
+
+
+# -- noqa -----------------------------------------------------------------------------------------
+
+
+def test_noqa(proj):
+    text = textwrap.dedent(
+        """\
+        from fastapi import FastAPI
+
+        app = FastAPI()
+
+
+        @app.get("/a")
+        def a():  # noqa: AFY301
+            return 1
+
+
+        @app.get("/b")
+        def b():  # noqa: AFY302
+            return 2
+
+
+        @app.get("/c")
+        def c():  # noqa
+            return 3
+
+
+        @app.get("/d")
+        def d():  # NOQA:AFY3
+            return 4
+        """
+    )
+    p = write(proj, "app.py", text)
+    rc, out, _ = run("app.py")
+    assert codes_lines(out) == [("AFY301", 12)]
+    # a suppressed diagnostic is not fixed either
+    run("app.py", "--fix", "--unsafe-fixes")
+    assert p.read_text() == text.replace("def b()", "async def b()")
+    p.write_text("# flake8: noqa\n" + text)
+    assert run("app.py", "--fix", "--unsafe-fixes") == (0, "", "")
+    assert p.read_text() == "# flake8: noqa\n" + text
+
+
+# -- files that are never written ----------------------------------------------------------------
+
+TEST_FILES = ["tests/test_api.py", "test_views.py", "views_test.py", "conftest.py", "pkg/tests/sub/helpers.py",
+              "pkg/test/mod.py"]
+
+
+def test_test_files_are_checked_but_never_written(proj):
+    for rel in TEST_FILES:
+        write(proj, rel, ENDPOINT)
+    app = write(proj, "pkg/app.py", ENDPOINT)
+    rc, out, err = run(".", "--fix", "--unsafe-fixes")
+    assert rc == 1
+    assert err == "Rewriting pkg/app.py\n"
+    assert "async def index" in app.read_text()
+    for rel in TEST_FILES:
+        assert (proj / rel).read_text() == ENDPOINT, rel
+    reported = {m.group(1) for m in re.finditer(r"^(\S+):7:1: AFY301 endpoint", out, re.M)}
+    assert reported == set(TEST_FILES)
+    assert "[*]" not in out  # their fixes never apply
+
+
+def test_non_python_files_are_never_written(proj):
+    script = write(proj, "manage", ENDPOINT)
+    rc, out, err = run("manage", "--fix", "--unsafe-fixes")
+    assert script.read_text() == ENDPOINT
+    assert "Rewriting" not in err
+    assert rc == 1 and codes_lines(out) == [("AFY301", 7)]
+    assert run("manage", "--diff", "--unsafe-fixes")[1] == ""
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+def _config(root, kind: str, options: dict[str, list[str]]) -> None:
+    if kind == "setup.cfg":
+        body = "".join(f"{k} = {', '.join(v)}\n" for k, v in options.items())
+        write(root, "setup.cfg", "[metadata]\nname = demo\n\n[asyncify_lint]\n" + body)
+    else:
+        body = "".join(f"{k} = {json.dumps(v)}\n" for k, v in options.items())
+        write(root, "pyproject.toml", "[tool.asyncify-lint]\n" + body)
+
+
+@pytest.fixture(params=["setup.cfg", "pyproject.toml"])
+def cfg_proj(request, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path, request.param
+
+
+def test_config_select_and_cli_override(cfg_proj):
+    root, kind = cfg_proj
+    _config(root, kind, {"select": ["AFY302"]})
+    write(root, "app.py", APP)
+    assert codes_lines(run("app.py")[1]) == [("AFY302", 6), ("AFY302", 14)]
+    assert codes_lines(run("app.py", "--select", "AFY301")[1]) == [("AFY301", 19), ("AFY301", 24)]
+    assert codes_lines(run("app.py", "--extend-select", "AFY301")[1]) == APP_DIAGS
+
+
+def test_config_ignore_and_cli_override(cfg_proj):
+    root, kind = cfg_proj
+    _config(root, kind, {"ignore": ["AFY301"]})
+    write(root, "app.py", APP)
+    assert codes_lines(run("app.py")[1]) == [("AFY302", 6), ("AFY302", 14)]
+    assert codes_lines(run("app.py", "--ignore", "AFY302")[1]) == [("AFY301", 19), ("AFY301", 24)]
+
+
+def test_config_exclude_and_extend_exclude(cfg_proj):
+    root, kind = cfg_proj
+    _config(root, kind, {"exclude": ["generated/"], "extend-exclude": ["legacy_*.py"]})
+    write(root, "app.py", ENDPOINT)
+    write(root, "generated/api.py", ENDPOINT)
+    write(root, "legacy_api.py", ENDPOINT)
+    write(root, "build/api.py", ENDPOINT)  # `exclude` replaced the defaults (build/ among them)
+    rc, out, _ = run(".")
+    files = sorted({ln.split(":")[0] for ln in out.splitlines() if ": AFY" in ln})
+    assert files == ["app.py", "build/api.py"]
+
+
+def test_config_extend_exclude_keeps_the_default_excludes(cfg_proj):
+    root, kind = cfg_proj
+    _config(root, kind, {"extend-exclude": ["legacy_*.py"]})
+    write(root, "app.py", ENDPOINT)
+    write(root, "legacy_api.py", ENDPOINT)
+    write(root, ".venv/lib/api.py", ENDPOINT)
+    write(root, "build/api.py", ENDPOINT)
+    rc, out, _ = run(".")
+    files = sorted({ln.split(":")[0] for ln in out.splitlines() if ": AFY" in ln})
+    assert files == ["app.py"]
+
+
+def test_config_test_paths(cfg_proj):
+    root, kind = cfg_proj
+    _config(root, kind, {"test-paths": ["spec/"]})
+    spec = write(root, "spec/api_spec.py", ENDPOINT)
+    # `tests/` is no longer a test path once test-paths is set
+    tests_file = write(root, "tests/api.py", ENDPOINT)
+    rc, out, err = run(".", "--fix", "--unsafe-fixes")
+    assert spec.read_text() == ENDPOINT
+    assert "async def index" in tests_file.read_text()
+    assert err == "Rewriting tests/api.py\n"
+
+
+def test_config_unsafe_fixes_and_pyproject_wins_over_setup_cfg(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "setup.cfg", "[asyncify_lint]\nselect = AFY302\n")
+    write(tmp_path, "pyproject.toml", "[tool.asyncify-lint]\nselect = ['AFY301']\nunsafe-fixes = true\n")
+    p = write(tmp_path, "app.py", APP)
+    rc, out, _ = run("app.py")
+    assert codes_lines(out) == [("AFY301", 19), ("AFY301", 24)]
+    assert "[*]" in out
+    run("app.py", "--fix")
+    assert p.read_text() == APP_ENDPOINTS_FIXED
+
+
+def test_explicit_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "setup.cfg", "[metadata]\nname = demo\n")
+    write(tmp_path, "conf/lint.toml", "")
+    write(tmp_path, "conf/pyproject.toml", "[tool.asyncify-lint]\nselect = ['AFY302']\n")
+    write(tmp_path, "app.py", APP)
+    rc, out, _ = run("app.py", "--config", "conf/pyproject.toml")
+    assert codes_lines(out) == [("AFY302", 6), ("AFY302", 14)]
+
+
+# -- default path ----------------------------------------------------------------------------------
+
+
+def test_default_path_is_the_project_containing_the_cwd(tmp_path, monkeypatch):
+    root = tmp_path / "proj"
+    write(root, "pyproject.toml", '[project]\nname = "demo"\nversion = "0"\n')
+    write(root, "app/api.py", ENDPOINT)
+    write(root, "app/sub/__init__.py", "")
+    write(tmp_path, "elsewhere/api.py", ENDPOINT)  # outside the project
+    monkeypatch.chdir(root / "app" / "sub")
+    rc, out, err = run()
+    assert rc == 1, err
+    api = root / "app" / "api.py"  # outside the cwd: shown with its absolute path
+    assert out.splitlines()[0].startswith(f"{api}:7:1: AFY301 endpoint `index`")
+    assert "elsewhere" not in out
+    rc, out, err = run("--fix", "--unsafe-fixes")
+    assert err == f"Rewriting {api}\n"
+    assert "async def index" in (root / "app" / "api.py").read_text()
+    assert (tmp_path / "elsewhere" / "api.py").read_text() == ENDPOINT
+
+
+def test_console_script_in_a_subprocess(proj):
+    write(proj, "app.py", ENDPOINT)
+    exe = os.path.join(os.path.dirname(sys.executable), "asyncify-lint")
+    argv = [exe] if os.path.exists(exe) else [sys.executable, "-m", "asyncify_lint"]
+    r = subprocess.run(argv, capture_output=True, text=True, cwd=proj)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.startswith("app.py:7:1: AFY301 endpoint `index` (@app.get)")

@@ -13,7 +13,7 @@ from typing import Sequence
 from asyncify_lint import __version__
 from asyncify_lint.config import ConfigError, Settings, _check_codes, load_config
 from asyncify_lint.diagnostics import Diagnostic
-from asyncify_lint.engine.runner import MAX_CYCLES, FileState, Linter, display_path
+from asyncify_lint.engine.runner import MAX_CYCLES, FileState, Linter, display_path, gc_paused
 from asyncify_lint.engine.source import write_atomic
 from asyncify_lint.project import Project
 from asyncify_lint.project.discover import find_root, matches_any, walk_files
@@ -136,7 +136,8 @@ def _json(d: Diagnostic, fixable: bool) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return _main(list(sys.argv[1:] if argv is None else argv))
+        with gc_paused():
+            return _main(list(sys.argv[1:] if argv is None else argv))
     except UsageError as exc:
         print(f"asyncify-lint: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -49,6 +49,11 @@ def link_parents(tree: ast.AST, parents: dict[int, ast.AST] | None = None) -> li
     return order
 
 
+_SCOPE_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_NAMED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler, ast.MatchAs, ast.MatchStar,
+          ast.MatchMapping)
+
+
 class FileContext:
     def __init__(
         self,
@@ -76,6 +81,9 @@ class FileContext:
         self._nodes: list[ast.AST] | None = None
         self._parents: dict[int, ast.AST] = {}
         self._string_annotations: list[ast.AST] = []
+        self._bound: dict[int, set[str]] | None = None
+        self._qualnames: dict[int, str | None] = {}
+        self._lookups: dict[tuple[str, int], Binding | None] = {}
 
     @property
     def nodes(self) -> list[ast.AST]:
@@ -141,9 +149,23 @@ class FileContext:
             yield p
             p = get(id(p))
 
+    def share_structure(self, other: "FileContext") -> None:
+        """Reuse another context's work on the same tree and module: parent links, scopes and bound
+        names (not the memo of qualified names, which depends on the project view)."""
+        assert other.tree is self.tree and other.module == self.module and other.is_package == self.is_package
+        self._nodes = other.nodes
+        self._parents = other._parents
+        self._bound = other._bound_names()
+        self._module_scope = other.module_scope
+        self._func_scopes = other._func_scopes
+        self._string_annotations = other._string_annotations
+
     def adopt(self, node: ast.AST, parent_node: ast.AST) -> None:
-        """Give a node built outside the tree (a parsed string annotation) a parent for name lookups."""
+        """Give a node built outside the tree (a parsed string annotation) a parent for name lookups.
+
+        The node is kept alive with the context: parents (and memos) are keyed by ``id``."""
         self.nodes  # noqa: B018 - links parents
+        self._string_annotations.append(node)
         self._parents[id(node)] = parent_node
 
     def enclosing_function(self, node: ast.AST) -> ast.AST | None:
@@ -192,21 +214,89 @@ class FileContext:
             self._func_scopes[key] = scope
         return scope
 
+    def _bound_names(self) -> dict[int, set[str]]:
+        """Per function (by ``id``), a superset of the names it binds, from one pass over the tree: a
+        name bound in none of the enclosing functions is a module-level (or builtin) name, so most
+        lookups never build a function's scope."""
+        if self._bound is not None:
+            return self._bound
+        nodes = self.nodes
+        get = self._parents.get
+        bound: dict[int, set[str]] = {}
+        funcs = _SCOPE_FUNCS
+        Name, arg, alias, Load = ast.Name, ast.arg, ast.alias, ast.Load
+        for node in nodes:
+            c = node.__class__
+            if c is Name:
+                if node.ctx.__class__ is Load:  # type: ignore[attr-defined]
+                    continue
+                names = (node.id,)  # type: ignore[attr-defined]
+            elif c is arg:
+                names = (node.arg,)  # type: ignore[attr-defined]
+            elif c is alias:
+                names = (node.asname or node.name.split(".")[0],)  # type: ignore[attr-defined]
+            elif c in _NAMED:
+                name = getattr(node, "name", None) or getattr(node, "rest", None)
+                if not name:
+                    continue
+                names = (name,)
+            elif c is ast.Global or c is ast.Nonlocal:
+                names = tuple(node.names)  # type: ignore[attr-defined]
+            else:
+                continue
+            p = get(id(node))
+            if c is arg and p is not None:
+                p = get(id(p))  # arg -> arguments -> the function
+            while p is not None and p.__class__ not in funcs:
+                p = get(id(p))
+            if p is not None:
+                bound.setdefault(id(p), set()).update(names)
+        self._bound = bound
+        return bound
+
     def lookup(self, name: str, node: ast.AST) -> Binding | None:
-        """The binding ``name`` refers to at ``node``: enclosing functions first, then the module."""
+        """The binding ``name`` refers to at ``node``: enclosing functions first, then the module
+        (memoised for the nodes of this tree: several rules ask about the same names)."""
+        key = (name, id(node))
+        memo = self._lookups
+        if key in memo:
+            return memo[key]
+        result = self._lookup(name, node)
+        if key[1] in self._parents:
+            memo[key] = result
+        return result
+
+    def _lookup(self, name: str, node: ast.AST) -> Binding | None:
+        bound = self._bound if self._bound is not None else self._bound_names()
+        get = self._parents.get
         in_class_body = True
-        for a in self.ancestors(node):
-            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        p = get(id(node))
+        while p is not None:
+            c = p.__class__
+            if c in _SCOPE_FUNCS:
                 in_class_body = False
-                b = self.function_scope(a).bindings.get(name)
-                if b is not None:
-                    return b
-            elif isinstance(a, ast.ClassDef) and in_class_body:
+                if name in bound.get(id(p), ()):
+                    b = self.function_scope(p).bindings.get(name)
+                    if b is not None:
+                        return b
+            elif c is ast.ClassDef and in_class_body:
                 in_class_body = False  # class bodies are not visible from methods
+            p = get(id(p))
         return self.module_scope.bindings.get(name)
 
     def qualname(self, expr: ast.AST) -> str | None:
-        """Canonical qualified name of a Name/Attribute chain, resolved through imports."""
+        """Canonical qualified name of a Name/Attribute chain, resolved through imports (memoised for
+        the nodes of this tree)."""
+        key = id(expr)
+        memo = self._qualnames
+        if key in memo:
+            return memo[key]
+        result = self._qualname(expr)
+        if key in self._parents:
+            memo[key] = result
+        return result
+
+    def _qualname(self, expr: ast.AST) -> str | None:
         attrs = []
         while isinstance(expr, ast.Attribute):
             attrs.append(expr.attr)

@@ -7,7 +7,7 @@ import ast
 from typing import Iterator, NamedTuple
 
 from asyncify_lint.engine.context import FileContext
-from asyncify_lint.engine.scope import FUNC_TYPES
+from asyncify_lint.engine.scope import FUNC_TYPES, canonical
 
 APP_TYPES = frozenset({"fastapi.FastAPI", "fastapi.APIRouter"})
 ROUTE_METHODS = frozenset(
@@ -73,11 +73,35 @@ def _arg(call: ast.Call, index: int, name: str) -> ast.AST | None:
     return None
 
 
+_REF_ATTRS = frozenset({"Depends", "Security", "add_api_route", "add_event_handler", "add_exception_handler",
+                        "FastAPI", "APIRouter"})
+_REF_QUALNAMES = DEPENDS | APP_TYPES
+
+
+def _candidate_names(ctx: FileContext) -> frozenset[str]:
+    """Local names that may stand for Depends/Security/FastAPI/APIRouter (their own names, and aliases)."""
+    names = set(_REF_ATTRS)
+    for local, b in ctx.module_scope.bindings.items():
+        if b.kind == "import" and b.qualname and canonical(b.qualname) in _REF_QUALNAMES:
+            names.add(local)
+    return frozenset(names)
+
+
 def _iter_refs(ctx: FileContext) -> Iterator[Ref]:
-    for node in ast.walk(ctx.tree):
-        if not isinstance(node, ast.Call):
+    names = _candidate_names(ctx)
+    for node in ctx.nodes:
+        if node.__class__ is not ast.Call:
             continue
-        func = node.func
+        func = node.func  # type: ignore[attr-defined]
+        # a cheap syntactic filter first; the qualified name below decides
+        if func.__class__ is ast.Name:
+            if func.id not in names:
+                continue
+        elif func.__class__ is ast.Attribute:
+            if func.attr not in _REF_ATTRS:
+                continue
+        else:
+            continue
         qn = ctx.qualname(func) if isinstance(func, (ast.Name, ast.Attribute)) else None
         if qn in DEPENDS:
             target = _arg(node, 0, "dependency")

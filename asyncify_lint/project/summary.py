@@ -33,7 +33,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, sqla
 
-SUMMARY_VERSION = f"{__version__}-s2"
+SUMMARY_VERSION = f"{__version__}-s3"
 
 # Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
 # rewritten, and the function needs to become async either way).
@@ -471,6 +471,11 @@ class _Builder:
                     if fs is not None:
                         fs.session_io.append(Finding(call.lineno, call.col_offset, _short(ctx.segment(func)), "session", flags))
                     return
+            if func.__class__ is ast.Attribute and func.attr in sqla.DDL_METHODS and not (flags & AWAITED):  # type: ignore[attr-defined]
+                if sqla.ddl_site(ctx, call) is not None:  # DDL on an engine that is or becomes async
+                    if fs is not None:
+                        fs.session_io.append(Finding(call.lineno, call.col_offset, _short(ctx.segment(func)), "ddl", flags))
+                    return
             if not self.in_project(target):
                 kind = blocking.classify(ctx, call)
                 if kind is not None and fs is not None:
@@ -508,68 +513,6 @@ def _blocking_text(ctx: FileContext, call: ast.Call, target: str) -> str:
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
-def _install_fast_lookup(ctx: FileContext) -> None:
-    """Give this (private) context a ``lookup`` that builds a function's scope only when the name is
-    bound somewhere in that function: one cheap pass collects, per function, a superset of the names
-    it binds; a name bound in none of the enclosing functions is a module-level (or builtin) name.
-    Same answers as ``FileContext.lookup``, which it defers to whenever a function may bind the name."""
-    parents = ctx._parents
-    nodes = ctx.nodes
-    local: dict[int, set[str]] = {}
-    get = parents.get
-    funcs = _FUNCS
-    Name, arg, alias = ast.Name, ast.arg, ast.alias
-    for node in nodes:
-        c = node.__class__
-        if c is Name:
-            if node.ctx.__class__ is ast.Load:  # type: ignore[attr-defined]
-                continue
-            name = node.id  # type: ignore[attr-defined]
-        elif c is arg:
-            name = node.arg  # type: ignore[attr-defined]
-        elif c is alias:
-            name = node.asname or node.name.split(".")[0]  # type: ignore[attr-defined]
-        elif c is ast.FunctionDef or c is ast.AsyncFunctionDef or c is ast.ClassDef:
-            name = node.name  # type: ignore[attr-defined]
-        elif c is ast.ExceptHandler or c is ast.MatchAs or c is ast.MatchStar:
-            name = node.name  # type: ignore[attr-defined]
-            if not name:
-                continue
-        elif c is ast.MatchMapping:
-            name = node.rest  # type: ignore[attr-defined]
-            if not name:
-                continue
-        elif c is ast.Global or c is ast.Nonlocal:
-            for n in node.names:  # type: ignore[attr-defined]
-                p = get(id(node))
-                while p is not None and p.__class__ not in funcs:
-                    p = get(id(p))
-                if p is not None:
-                    local.setdefault(id(p), set()).add(n)
-            continue
-        else:
-            continue
-        p = get(id(node))
-        if c is arg:
-            p = get(id(p)) if p is not None else None  # arg -> arguments -> the function
-        while p is not None and p.__class__ not in funcs:
-            p = get(id(p))
-        if p is not None:
-            local.setdefault(id(p), set()).add(name)
-    slow = ctx.lookup
-    module_bindings = ctx.module_scope.bindings
-
-    def lookup(name: str, node: ast.AST):
-        p = get(id(node))
-        while p is not None:
-            if p.__class__ in funcs and name in local.get(id(p), ()):
-                return slow(name, node)
-            p = get(id(p))
-        return module_bindings.get(name)
-
-    ctx.lookup = lookup  # type: ignore[method-assign]
-
-
 def project_tops(project) -> frozenset[str]:
     tops = project._facts.get("summary.tops")
     if tops is None:
@@ -583,19 +526,27 @@ def summarize_text(project, relpath: str, text: str) -> ModuleSummary:
     module, is_pkg = project.module_of(relpath)
     is_test = project.is_test_file(relpath)
     summary = ModuleSummary(relpath=relpath, module=module, is_package=is_pkg, is_test=is_test, sha=text_sha(text))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(text, filename=relpath)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        summary.error = f"{type(exc).__name__}: {exc}"
-        return summary
+    shared = None
+    if relpath not in getattr(project, "_overlay", {relpath: None}) and hasattr(project, "context"):
+        shared = project.context(relpath)  # parsed once, for the rules and for the summary
+    if shared is not None and shared.source.text == text:
+        tree = shared.tree  # parsed already for the rules: share the tree, its parents and scopes
+    else:
+        shared = None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(text, filename=relpath)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            summary.error = f"{type(exc).__name__}: {exc}"
+            return summary
     proxy = _SummaryProject(project)
     src = SourceFile(os.path.join(project.root, relpath), text, "utf-8", b"")
     ctx = FileContext(src, tree, display_path=relpath, module=module, is_package=is_pkg, project=proxy,  # type: ignore[arg-type]
                       settings=project.settings, is_test=is_test)
+    if shared is not None:
+        ctx.share_structure(shared)
     try:
-        _install_fast_lookup(ctx)
         b = _Builder(ctx, summary)
         b.tops = project_tops(project)
         b.run()

@@ -910,3 +910,27 @@ def engine_becomes_async(ctx: FileContext, expr: ast.AST) -> str | None:
     if id(call) not in memo:
         memo[id(call)] = engine_blocker(mctx, call)
     return "stays sync" if memo[id(call)] else "sync"
+
+
+DDL_METHODS = frozenset({"create_all", "drop_all"})
+
+
+def ddl_site(ctx: FileContext, call: ast.Call):
+    """(bind expression, engine kind) of a ``<metadata>.create_all/drop_all(...)`` call, else None."""
+    func = call.func
+    if not isinstance(func, ast.Attribute) or func.attr not in DDL_METHODS:
+        return None
+    recv = func.value
+    is_metadata = (isinstance(recv, ast.Attribute) and recv.attr == "metadata") or sqla_type(
+        ctx, recv) == METADATA
+    if not is_metadata:
+        return None
+    bind = _keyword(call, "bind")
+    if bind is None and call.args and not isinstance(call.args[0], ast.Starred):
+        bind = call.args[0]
+    if bind is None:
+        return None
+    kind = engine_becomes_async(ctx, bind)
+    if kind not in ("async", "sync"):
+        return None
+    return bind, kind

@@ -357,7 +357,10 @@ class CallGraph:
                 continue
             why = None
             for io in f.session_io:
-                why = f"it calls `{io.text}()` (line {io.line}), which is awaited on an AsyncSession"
+                if io.kind == "ddl":
+                    why = f"it calls `{io.text}()` (line {io.line}), which must run on the AsyncEngine (AFY205)"
+                else:
+                    why = f"it calls `{io.text}()` (line {io.line}), which is awaited on an AsyncSession"
                 break
             if why is None:
                 for e in self.out.get(q, ()):
@@ -562,3 +565,14 @@ def graph_for(ctx) -> tuple[str, "CallGraph"] | None:
     if cur[0] not in graph.summaries:
         return None
     return cur[0], graph
+
+
+def becomes_async(ctx, func) -> bool:
+    """Whether the migration turns the sync ``def`` node ``func`` of this context into a coroutine
+    function (it must await something, or it is an endpoint, dependency or handler)."""
+    found = graph_for(ctx)
+    if found is None:
+        return False
+    rel, graph = found
+    f = graph.summaries[rel].function_at(func.lineno, func.col_offset)
+    return f is not None and graph.becomes_async(f.qualname)

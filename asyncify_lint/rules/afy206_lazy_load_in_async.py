@@ -109,9 +109,9 @@ Two fixes are offered, both unsafe:
   `.options(selectinload(Model.rel))` right after `select(Model)`. The relationship is then loaded
   with the query (one extra `SELECT ... IN`) instead of lazily during serialization, which yields the
   same data unless the endpoint changes the relationship in between.
-- For an endpoint whose returned value is not visible (it comes from a crud or service function) and
-  whose response model, at any depth, has a field named after a lazy relationship of a mapped class of
-  the project: each `return value` becomes
+- Otherwise, for an endpoint whose response model, at any depth, has a field named after a lazy
+  relationship of a mapped class of the project (whether the returned value is visible, or comes from
+  a crud or service function): each such `return value` becomes
   `return await db.run_sync(lambda _, result: TypeAdapter(Model).validate_python(result, from_attributes=True), value)`.
   The response model is then built inside SQLAlchemy's greenlet, where lazy loads and refreshes of
   expired attributes work, with the same per-object SELECTs the sync app ran during serialization;
@@ -390,7 +390,7 @@ def _model_fields(ctx: FileContext, expr: ast.AST | None) -> tuple[str, set[str]
     if found is None:
         return None
     fctx, cls = found
-    if query._class_kind(fctx, cls) is not None:
+    if query._class_kind(fctx, cls) in ("mapped", "declarative"):
         return None  # a mapped class / SQLModel table, not a response schema
     names = {s.target.id for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
     return cls.name, names
@@ -443,7 +443,7 @@ def _serialized_lazy(ctx: FileContext, expr: ast.AST | None, lazy: dict[str, str
         return None
     fctx, cls = found
     seen.add(id(cls))
-    if query._class_kind(fctx, cls) is not None:
+    if query._class_kind(fctx, cls) in ("mapped", "declarative"):
         return None  # a mapped class / SQLModel table, not a response schema
     for stmt in cls.body:
         if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
@@ -484,11 +484,7 @@ def _serialize_in_greenlet(ctx: FileContext, func: ast.AsyncFunctionDef, decorat
     """Endpoints whose returned value is opaque but whose response model serializes lazy relationships."""
     if ctx.project is None:
         return
-    if any(k.arg in ("response_model_exclude_unset", "response_model_exclude_defaults",
-                     "response_model_exclude_none") for k in decorator.keywords):
-        fix_ok = False
-    else:
-        fix_ok = True
+    fix_ok = not _exclude_options(decorator)
     lazy = ctx.project.fact("afy206.lazy_relationships", _lazy_relationship_names)
     hit = _serialized_lazy(ctx, model_expr, lazy)  # type: ignore[arg-type]
     if hit is None:
@@ -501,21 +497,32 @@ def _serialize_in_greenlet(ctx: FileContext, func: ast.AsyncFunctionDef, decorat
             continue
         if _in_greenlet(n.value):
             continue
-        fix = None
-        if session is not None and fix_ok and "\n" not in model_text and not query.has_comment(ctx, ctx.start(n.value), ctx.end(n.value)):
-            spelling, req = ctx.import_ref("pydantic", "TypeAdapter")
-            value = ctx.segment(n.value)
-            if isinstance(n.value, (ast.NamedExpr, ast.Lambda, ast.IfExp, ast.Yield)):
-                value = f"({value})"
-            text = (f"await {session}.run_sync(lambda _, result: {spelling}({model_text})"
-                    f".validate_python(result, from_attributes=True), {value})")
-            fix = Fix([ctx.replace(n.value, text)], Applicability.UNSAFE, [req] if req else [])
+        fix = _greenlet_fix(ctx, n, session, model_text) if fix_ok else None
         remedy = (f"build the response inside the session's greenlet with `await {session or 'db'}.run_sync(...)`, "
                   f"or eager-load it with `selectinload({rel})` where the value is queried")
         yield RULE.at(ctx, n, fix,
                       what=f"serializing `{field_path}` (the lazy relationship `{rel}`) for the response",
                       remedy=remedy, rel=rel, model="...",
                       )
+
+
+def _greenlet_fix(ctx: FileContext, ret: ast.Return, session: str | None, model_text: str) -> Fix | None:
+    """``return value`` → ``return await db.run_sync(lambda _, result: TypeAdapter(M).validate_python(
+    result, from_attributes=True), value)``: the response model is built where lazy loads work."""
+    if session is None or "\n" in model_text or query.has_comment(ctx, ctx.start(ret.value), ctx.end(ret.value)):
+        return None
+    spelling, req = ctx.import_ref("pydantic", "TypeAdapter")
+    value = ctx.segment(ret.value)
+    if isinstance(ret.value, (ast.NamedExpr, ast.Lambda, ast.IfExp, ast.Yield)):
+        value = f"({value})"
+    text = (f"await {session}.run_sync(lambda _, result: {spelling}({model_text})"
+            f".validate_python(result, from_attributes=True), {value})")
+    return Fix([ctx.replace(ret.value, text)], Applicability.UNSAFE, [req] if req else [])
+
+
+def _exclude_options(decorator: ast.Call) -> bool:
+    return any(k.arg in ("response_model_exclude_unset", "response_model_exclude_defaults",
+                         "response_model_exclude_none") for k in decorator.keywords)
 
 
 def _response_model(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[str, Instance]):
@@ -532,14 +539,16 @@ def _response_model(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[st
     covered: set[int] = set()
     schema = _model_fields(ctx, model_expr)
     if schema is not None:
-        for ret, diag in _known_instances(ctx, func, insts, schema):
+        greenlet = (_session_param(ctx, func), ctx.segment(model_expr)) if not _exclude_options(decorator) else None
+        for ret, diag in _known_instances(ctx, func, insts, schema, greenlet):
             covered.add(id(ret))
             if diag is not None:
                 yield diag
     yield from _serialize_in_greenlet(ctx, func, decorator, model_expr, covered)  # type: ignore[arg-type]
 
 
-def _known_instances(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[str, Instance], schema):
+def _known_instances(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[str, Instance], schema,
+                     greenlet: tuple[str | None, str] | None):
     schema_name, fields = schema
     for n in _walk_own(func):
         if not isinstance(n, ast.Return) or n.value is None:
@@ -560,6 +569,8 @@ def _known_instances(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[s
             if inst.name != "<result>" and _refreshes(ctx, func, inst.name, rel):
                 continue
             fix = _fix(ctx, inst, rel)
+            if fix is None and greenlet is not None:
+                fix = _greenlet_fix(ctx, n, *greenlet)
             yield n, RULE.at(
                 ctx, n, fix,
                 what=f"serializing `{rel}` (a lazy relationship of `{inst.mc.name}`) for response model `{schema_name}`",

@@ -1,0 +1,194 @@
+"""End to end: each example app in tests/e2e/apps is copied, migrated with
+`asyncify-lint --fix --unsafe-fixes .`, and its own, unchanged test suite is run on the result
+under `-W error::RuntimeWarning` with blockbuster active (a blocking call on the event loop fails).
+
+Asserted for every app:
+- every non-test .py file compiles; test files and non-Python files are byte-identical;
+- a second `--fix` changes nothing;
+- every endpoint and dependency is `async def` and every session is an AsyncSession
+  (no AFY301/AFY302/AFY202 left), and no diagnostic with an applicable fix remains;
+- the diagnostics that remain are the manual ones listed in MANUAL (no automatic fix exists);
+- the failing tests are exactly the ones the test-impact report (AFY501, printed before the fix)
+  named, plus the ones listed in KNOWN_FAILURES with the manual diagnostic that explains them.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+APPS_DIR = HERE / "e2e" / "apps"
+PLUGINS = HERE / "e2e" / "plugins"
+APPS = sorted(p.name for p in APPS_DIR.iterdir() if (p / "pytest.ini").exists())
+
+pytest.importorskip("blockbuster")
+pytest.importorskip("aiosqlite")
+pytest.importorskip("fastapi")
+
+# Diagnostics left for a human after the migration, per app: (code, file) pairs. Each has no
+# automatic fix, by design (see the rule's "Fix safety").
+MANUAL = {
+    "tutorial": set(),
+    "layered": {
+        ("AFY100", "app/api/routes/orders.py"),  # open() two modules away: to_thread is a reviewed change
+        ("AFY100", "app/services/orders.py"),  # file writes in notify.send_receipt
+        ("AFY206", "app/repositories/orders.py"),  # order.lines.extend() on a lazy collection
+    },
+    "sqlmodel_app": {
+        ("AFY206", "app/main.py"),  # hero.teams.append() on a lazy collection
+    },
+    "tied": None,  # tests tied to the sync API: see KNOWN_FAILURES and the AFY501 report
+}
+
+# Tests that fail after the migration although the impact report did not name them, each explained
+# by a MANUAL diagnostic above (a lazy load the tool reports but cannot fix exactly).
+KNOWN_FAILURES = {
+    "layered": {
+        "tests/test_orders.py::test_place_order",  # AFY206 order.lines; lazy loads in send_receipt
+        "tests/test_orders.py::test_orders_are_private",  # places an order first
+        "tests/test_orders.py::test_receipt",  # places an order first
+    },
+    "sqlmodel_app": {
+        "tests/test_teams.py::test_link_and_unlink_hero",  # AFY206 hero.teams.append
+    },
+}
+
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.db", ".pytest_cache", ".asyncify_cache")
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and ".asyncify_cache" not in p.parts:
+            out[str(p.relative_to(root))] = p.read_bytes()
+    return out
+
+
+def _is_test_path(rel: str) -> bool:
+    parts = Path(rel).parts
+    name = parts[-1]
+    return "tests" in parts[:-1] or name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+
+def _tool(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "asyncify_lint", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+def _named_by_report(root: Path, stderr: str) -> tuple[set[str], set[str], set[str]]:
+    """Tests named by the AFY501 lines: (test ids, whole test files, whole directories)."""
+    ids, files, dirs = set(), set(), set()
+    for line in stderr.splitlines():
+        parts = line.split(":", 3)
+        if len(parts) < 4 or " AFY501 " not in line:
+            continue
+        rel, lineno = parts[0], int(parts[1])
+        path = root / rel
+        if path.name == "conftest.py":
+            dirs.add(str(Path(rel).parent))
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        owner = None
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+                if node.lineno <= lineno <= (node.end_lineno or node.lineno):
+                    owner = node.name
+        if owner is None:  # module level, a fixture or a helper: every test of the file
+            files.add(rel)
+        else:
+            ids.add(f"{rel}::{owner}")
+    return ids, files, dirs
+
+
+def _failed(junit: Path) -> set[str]:
+    out = set()
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            rel = case.get("classname", "").replace(".", "/") + ".py"
+            out.add(f"{rel}::{case.get('name', '').split('[')[0]}")
+    return out
+
+
+def _run_tests(root: Path, tmp: Path, strict: bool = True) -> tuple[subprocess.CompletedProcess, set[str]]:
+    junit = tmp / f"{root.name}-junit.xml"
+    env = dict(os.environ, PYTHONPATH=str(PLUGINS), PYTHONDONTWRITEBYTECODE="1")
+    extra = ["-p", "asyncify_blockbuster", "-W", "error::RuntimeWarning"] if strict else []
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra, f"--junitxml={junit}"],
+        cwd=root, capture_output=True, text=True, timeout=600, env=env,
+    )
+    return proc, _failed(junit)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("app", APPS)
+def test_migrate_app(app, tmp_path):
+    root = tmp_path / app
+    shutil.copytree(APPS_DIR / app, root, ignore=IGNORE)
+    before = _snapshot(root)
+
+    # the unchanged app passes its own suite before the migration (without blockbuster: a sync app
+    # may block its event loop, e.g. a sync create_all called from an async lifespan)
+    proc, failed = _run_tests(root, tmp_path, strict=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+    fix = _tool(root, "--fix", "--unsafe-fixes", ".")
+    assert fix.returncode in (0, 1), fix.stderr
+    assert "internal error" not in fix.stderr, fix.stderr
+    after = _snapshot(root)
+    changed = [rel for rel in after if after[rel] != before.get(rel)]
+    assert changed, "the migration changed nothing"
+    for rel, data in before.items():
+        if _is_test_path(rel) or not rel.endswith(".py"):
+            assert after.get(rel) == data, f"{rel} must not be written"
+    for rel, data in after.items():
+        if rel.endswith(".py") and not _is_test_path(rel):
+            compile(data, rel, "exec", dont_inherit=True)
+
+    again = _tool(root, "--fix", "--unsafe-fixes", ".")
+    assert _snapshot(root) == after, "a second --fix changed files:\n" + again.stderr
+
+    report = json.loads(_tool(root, "--format", "json", "--unsafe-fixes", ".").stdout)
+    remaining = [d for d in report if not _is_test_path(d["filename"])]
+    assert not [d for d in remaining if d["code"] in ("AFY301", "AFY302", "AFY202")], remaining
+    assert not [d for d in remaining if d["fix"] and d["fix"]["applies"]], remaining
+    if MANUAL.get(app) is not None:
+        assert {(d["code"], d["filename"]) for d in remaining} == MANUAL[app], remaining
+
+    proc, failed = _run_tests(root, tmp_path)
+    ids, files, dirs = _named_by_report(root, fix.stderr)
+    known = KNOWN_FAILURES.get(app, set())
+    unexplained = {
+        t for t in failed
+        if t not in ids and t not in known and t.split("::")[0] not in files
+        and not any(t.startswith(d + "/") for d in dirs)
+    }
+    assert not unexplained, proc.stdout[-4000:]
+    assert known <= failed, f"expected failures now pass; update KNOWN_FAILURES: {known - failed}"
+    if not (ids or files or dirs):
+        assert failed == known, proc.stdout[-4000:]
+
+
+@pytest.mark.e2e
+def test_blockbuster_catches_a_blocking_call_on_the_loop(tmp_path):
+    """The harness can fail: an async endpoint that sleeps synchronously fails under the plugin."""
+    (tmp_path / "app.py").write_text(
+        "import time\nfrom fastapi import FastAPI\napp = FastAPI()\n\n\n"
+        "@app.get('/')\nasync def index():\n    time.sleep(0.01)\n    return {}\n"
+    )
+    (tmp_path / "test_app.py").write_text(
+        "from fastapi.testclient import TestClient\nfrom app import app\n\n\n"
+        "def test_index():\n    assert TestClient(app).get('/').status_code == 200\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    proc, failed = _run_tests(tmp_path, tmp_path)
+    assert failed == {"test_app.py::test_index"}, proc.stdout[-2000:]

@@ -40,3 +40,81 @@ def test_coroutine_passed_to_a_runner_is_not_missing_an_await(tmp_path):
             work()
     """
     assert _codes(tmp_path, text) == [("AFY401", 25)]  # only the discarded call in `forgotten`
+
+
+CRUD = """
+from sqlalchemy.orm import Session
+
+import models
+
+
+def get_items(db: Session, category_id: int | None = None):
+    query = db.query(models.Item)
+    if category_id is not None:
+        query = query.filter(models.Item.category_id == category_id)
+    return query.all()
+
+
+def save_all(db: Session, items):
+    db.bulk_save_objects(items)
+    db.commit()
+
+
+def get_item(db: Session, item_id: int):
+    return db.get(models.Item, item_id)
+"""
+
+MODELS = """
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int | None]
+"""
+
+MAIN = """
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import crud
+
+
+async def read_items(db: AsyncSession, category_id: int | None = None):
+    return crud.get_items(db, category_id=category_id)
+
+
+async def first_name(db: AsyncSession):
+    return crud.get_items(db)[0].name
+
+
+async def store(db: AsyncSession, items):
+    crud.save_all(db, items)
+
+
+async def one(db: AsyncSession):
+    return await crud.get_item(db, 1)
+"""
+
+
+def test_sync_bound_functions_stay_sync_and_run_in_the_greenlet(tmp_path):
+    run = Run(str(tmp_path), textwrap.dedent(MAIN), ["AFY202", "AFY402", "AFY403"], unsafe=True, name="main.py",
+              extra={"crud.py": textwrap.dedent(CRUD), "models.py": textwrap.dedent(MODELS)})
+    fixed, state = run.fix()
+    assert not state.errors
+    assert "return await db.run_sync(crud.get_items, category_id=category_id)" in fixed
+    assert "return (await db.run_sync(crud.get_items))[0].name" in fixed  # precedence kept
+    assert "await db.run_sync(crud.save_all, items)" in fixed
+    assert "return await crud.get_item(db, 1)" in fixed  # an ordinary function is awaited, not wrapped
+    crud_run = Run(str(tmp_path / "c"), textwrap.dedent(CRUD), ["AFY202", "AFY402"], unsafe=True, name="crud.py",
+                   extra={"main.py": textwrap.dedent(MAIN), "models.py": textwrap.dedent(MODELS)})
+    crud_fixed, _ = crud_run.fix()
+    # get_items and save_all keep `def` and `Session` (run_sync hands them the sync session); get_item converts
+    assert "def get_items(db: Session" in crud_fixed and "async def get_items" not in crud_fixed
+    assert "def save_all(db: Session" in crud_fixed and "async def save_all" not in crud_fixed
+    assert "async def get_item(db: AsyncSession" in crud_fixed

@@ -353,8 +353,8 @@ class CallGraph:
         must: dict[str, str] = {}
         queue: deque[str] = deque()
         for q, f in sorted(self.functions.items()):
-            if not self._sync_inner(q):
-                continue
+            if not self._sync_inner(q) or f.sync_bound:
+                continue  # a sync-bound function stays sync: async callers use run_sync (AFY403)
             why = None
             for io in f.session_io:
                 if io.kind == "ddl":
@@ -382,6 +382,8 @@ class CallGraph:
             for e in self.callers.get(q, ()):
                 c = e.caller
                 if c is None or c in must or not self._live_edge(e) or not self._sync_inner(c):
+                    continue
+                if self.functions[c].sync_bound:
                     continue
                 must[c] = f"it calls `{e.site.text}()` (line {e.site.line}), which must become async"
                 queue.append(c)
@@ -463,7 +465,7 @@ class CallGraph:
     def becomes_async(self, q: str) -> bool:
         """The migration turns ``q`` into a coroutine function (it is sync today)."""
         f = self.functions[q]
-        if f.is_async or self.is_test(q):
+        if f.is_async or self.is_test(q) or f.sync_bound:
             return False
         if q in self.must_async and q not in self.blocked:
             return True
@@ -532,6 +534,29 @@ def afy401_target(project, site: CallSite) -> FunctionSummary | None:
     if f is None or s.is_test or not f.is_async or f.generator:  # type: ignore[union-attr]
         return None
     return f
+
+
+def sync_bound_target(project, site: CallSite) -> FunctionSummary | None:
+    """The project function a call site calls, when its session work stays sync (run it with run_sync)."""
+    resolver = project.fact("callgraph.resolver", lambda p: Resolver(p.modules, p.store.for_module))
+    k, q = resolver.resolve(site.target)
+    if k != FUNC:
+        return None
+    split = resolver.split(q)
+    s = resolver.get_summary(split[0]) if split else None
+    f = s.functions.get(q) if s is not None else None
+    if f is None or s.is_test or f.is_async or not f.sync_bound or f.cls is not None:  # type: ignore[union-attr]
+        return None
+    return f
+
+
+def sync_bound_function(ctx, func) -> str:
+    """Why the ``def`` node ``func`` of this context stays sync (its session work needs the sync API), or ""."""
+    cur = current(ctx)
+    if cur is None:
+        return ""
+    f = cur[1].function_at(func.lineno, func.col_offset)
+    return f.sync_bound if f is not None else ""
 
 
 def current(ctx) -> tuple[str, ModuleSummary] | None:

@@ -31,9 +31,9 @@ from typing import NamedTuple
 from asyncify_lint import __version__
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.source import SourceFile
-from asyncify_lint.helpers import blocking, fastapi, sqla
+from asyncify_lint.helpers import blocking, fastapi, query, sqla
 
-SUMMARY_VERSION = f"{__version__}-s3"
+SUMMARY_VERSION = f"{__version__}-s4"
 
 # Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
 # rewritten, and the function needs to become async either way).
@@ -110,6 +110,14 @@ class FunctionSummary:
     calls: list[CallSite] = field(default_factory=list)
     blocking: list[Finding] = field(default_factory=list)
     session_io: list[Finding] = field(default_factory=list)
+    #: why this function's session work cannot be made async mechanically (it then stays sync and
+    #: async callers run it with ``await session.run_sync(f, ...)``, AFY403); "" when it can
+    sync_bound: str = ""
+
+
+#: Session methods that AsyncSession does not have, and that no rewrite replaces
+SYNC_ONLY_SESSION_METHODS = frozenset({"bulk_save_objects", "bulk_insert_mappings", "bulk_update_mappings",
+                                       "enable_relationship_loading"})
 
 
 @dataclass
@@ -469,7 +477,10 @@ class _Builder:
             if func.__class__ is ast.Attribute and func.attr in SESSION_IO and not (flags & AWAITED):  # type: ignore[attr-defined]
                 if sqla.is_session(ctx, func.value):  # type: ignore[attr-defined]
                     if fs is not None:
-                        fs.session_io.append(Finding(call.lineno, call.col_offset, _short(ctx.segment(func)), "session", flags))
+                        text = _short(ctx.segment(func))
+                        fs.session_io.append(Finding(call.lineno, call.col_offset, text, "session", flags))
+                        if not fs.sync_bound:
+                            fs.sync_bound = _sync_bound_reason(ctx, call, text)
                     return
             if func.__class__ is ast.Attribute and func.attr in sqla.DDL_METHODS and not (flags & AWAITED):  # type: ignore[attr-defined]
                 if sqla.ddl_site(ctx, call) is not None:  # DDL on an engine that is or becomes async
@@ -511,6 +522,16 @@ def _blocking_text(ctx: FileContext, call: ast.Call, target: str) -> str:
 
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+def _sync_bound_reason(ctx: FileContext, call: ast.Call, text: str) -> str:
+    """Why a session call pins its function to the sync API ("" when it can be made async)."""
+    attr = call.func.attr  # type: ignore[attr-defined]
+    if attr in SYNC_ONLY_SESSION_METHODS:
+        return f"`{text}()` (line {call.lineno}) does not exist on AsyncSession"
+    if attr == "query" and not query.nested_in_other_query(ctx, call) and query.chain_of(ctx, call).terminal is None:
+        return f"the legacy query `{text}(...)` (line {call.lineno}) is built across statements"
+    return ""
 
 
 def project_tops(project) -> frozenset[str]:

@@ -63,6 +63,7 @@ import ast
 from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import sqla
+from asyncify_lint.project.callgraph import sync_bound_function
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -269,6 +270,8 @@ def _param_defaults(func: ast.AST) -> dict[int, ast.AST | None]:
 
 @RULE.on(ast.FunctionDef, ast.AsyncFunctionDef)
 def check_signature(ctx: FileContext, func: ast.AST):
+    if sync_bound_function(ctx, func):
+        return  # it stays sync and receives the sync Session from run_sync (AFY403)
     defaults = _param_defaults(func)
     args = func.args  # type: ignore[attr-defined]
     for a in args.posonlyargs + args.args + args.kwonlyargs + [x for x in (args.vararg, args.kwarg) if x]:

@@ -72,6 +72,7 @@ from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import query
 from asyncify_lint.helpers.rewrites import can_await_here
+from asyncify_lint.project.callgraph import sync_bound_function
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -100,7 +101,12 @@ def check(ctx: FileContext, node: ast.Call):
         call += f"...{chain.terminal.name}()"
     why, fix, form = "", None, ""
     if not ctx.in_async_function(node):
-        why = "; no automatic fix: the enclosing function is not async yet"
+        func = ctx.enclosing_function(node)
+        if isinstance(func, ast.FunctionDef) and sync_bound_function(ctx, func):
+            why = (f"; no automatic fix: `{func.name}` stays sync ({sync_bound_function(ctx, func)}); "
+                   "async callers run it with `run_sync` (AFY403)")
+        else:
+            why = "; no automatic fix: the enclosing function is not async yet"
     elif not can_await_here(ctx, node):
         why = "; no automatic fix: `await` is not allowed here"
     else:

@@ -316,6 +316,28 @@ class FileContext:
             base = self.project.resolve_reexport(base)
         return canonical(base)
 
+    def could_name(self, expr: ast.AST, targets: frozenset[str], normalize=canonical) -> bool:
+        """A cheap syntactic test to run before ``qualname``: can ``expr`` name one of ``targets``?
+
+        True when its last component is a target's last component, or it is a module-level import
+        alias of a target (``from sqlalchemy import create_engine as ce``). A False is final; a True
+        still needs ``qualname`` to decide.
+        """
+        key = ("could_name", id(targets))
+        entry = self.cache.get(key)
+        if entry is None:
+            lasts = frozenset(t.rsplit(".", 1)[-1] for t in targets)
+            aliases = frozenset(
+                local for local, b in self.module_scope.bindings.items()
+                if b.kind == "import" and b.qualname and normalize(b.qualname) in targets
+            )
+            entry = self.cache[key] = (lasts, aliases, targets)  # keeps ``targets`` alive for its id
+        if expr.__class__ is ast.Attribute:
+            return expr.attr in entry[0]  # type: ignore[attr-defined]
+        if expr.__class__ is ast.Name:
+            return expr.id in entry[0] or expr.id in entry[1]  # type: ignore[attr-defined]
+        return False
+
     def type_of(self, expr: ast.AST, _depth: int = 0) -> str | None:
         """Canonical qualified name of the class of ``expr``'s value, when it is known statically.
 

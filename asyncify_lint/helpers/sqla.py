@@ -325,24 +325,39 @@ def _resolve_dotted_attribute(ctx: FileContext, expr: ast.Attribute, depth: int)
     memo[text] = None  # recursion guard
     found: SqlaType | None = None
     ok = False
-    for node in ast.walk(ctx.tree):
-        targets: list[ast.AST] = []
-        value = None
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
-        elif isinstance(node, ast.AugAssign):
-            targets, value = [node.target], None
-        for t in targets:
-            if isinstance(t, ast.Attribute) and dotted(t) == text:
-                vt = resolve(ctx, value, depth) if value is not None else None
-                if vt is None or (found is not None and vt != found):
-                    memo[text] = None
-                    return None
-                found, ok = vt, True
+    for value in _dotted_assignments(ctx).get(text, ()):
+        vt = resolve(ctx, value, depth) if value is not None else None
+        if vt is None or (found is not None and vt != found):
+            memo[text] = None
+            return None
+        found, ok = vt, True
     memo[text] = found if ok else None
     return memo[text]
+
+
+def _dotted_assignments(ctx: FileContext) -> dict[str, list[ast.AST | None]]:
+    """Every assignment to an attribute spelling of the module (``self.db = ...``), by spelling; one
+    pass over the file, shared by all the spellings asked about (None: an augmented assignment)."""
+    index = ctx.cache.get("sqla.dotted_assignments")
+    if index is None:
+        index = {}
+        for node in ctx.nodes:
+            c = node.__class__
+            if c is ast.Assign:
+                targets, value = node.targets, node.value  # type: ignore[attr-defined]
+            elif c is ast.AnnAssign and node.value is not None:  # type: ignore[attr-defined]
+                targets, value = [node.target], node.value  # type: ignore[attr-defined]
+            elif c is ast.AugAssign:
+                targets, value = [node.target], None  # type: ignore[attr-defined]
+            else:
+                continue
+            for t in targets:
+                if t.__class__ is ast.Attribute:
+                    spelled = dotted(t)
+                    if spelled is not None:
+                        index.setdefault(spelled, []).append(value)
+        ctx.cache["sqla.dotted_assignments"] = index
+    return index
 
 
 def factory_class(ctx: FileContext, call: ast.Call) -> str | None:

@@ -96,6 +96,7 @@ RULE = register(
 
 _LISTEN = frozenset({"sqlalchemy.event.listens_for", "sqlalchemy.event.listen",
                      "sqlalchemy.event.api.listens_for", "sqlalchemy.event.api.listen"})
+_TARGETS = _LISTEN | {sqla.CREATE_ENGINE}
 LISTENER_MESSAGE = (
     "event listener on `{engine}`: once it is an `AsyncEngine`, listeners must be registered on "
     "`{engine}.sync_engine` (asynchronous events are not implemented)"
@@ -116,7 +117,7 @@ def _env_note(info: sqla.UrlInfo) -> str:
 @RULE.on(ast.Call)
 def check(ctx: FileContext, call: ast.Call):
     func = call.func
-    if not isinstance(func, (ast.Name, ast.Attribute)):
+    if not ctx.could_name(func, _TARGETS, sqla.normalize):
         return
     qn = sqla.normalize(ctx.qualname(func))
     if qn in _LISTEN:

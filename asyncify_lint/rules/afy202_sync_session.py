@@ -111,10 +111,12 @@ def _bind_blocker(ctx: FileContext, call: ast.Call) -> str | None:
 
 
 # -- factories and constructors ---------------------------------------------------------------
+_CALL_TARGETS = frozenset({sqla.SESSIONMAKER, sqla.SCOPED_SESSION}) | sqla.SYNC_SESSION_TYPES
+
 @RULE.on(ast.Call)
 def check_call(ctx: FileContext, call: ast.Call):
     func = call.func
-    if not isinstance(func, (ast.Name, ast.Attribute)):
+    if not ctx.could_name(func, _CALL_TARGETS, sqla.normalize):
         return
     qn = sqla.normalize(ctx.qualname(func))
     if qn == sqla.SESSIONMAKER:

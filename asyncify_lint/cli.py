@@ -146,6 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `asyncify-lint ... | head`: the reader left; say nothing more
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - flushing at exit must not fail again
+        except OSError:
+            pass
+        return EXIT_FINDINGS
 
 
 def _main(argv: list[str]) -> int:

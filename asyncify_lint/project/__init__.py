@@ -35,6 +35,8 @@ class Project:
         self._files: list[str] | None = None
         self._modules: dict[str, tuple[str, bool]] | None = None  # module name -> (relpath, is_package)
         self._contexts: dict[str, FileContext | None] = {}  # relpath -> context (None: unparsable)
+        self._context_lines: dict[str, int] = {}  # relpath -> lines held by its cached tree
+        self._held_lines = 0
         self._overlay: dict[str, str] = {}  # relpath -> text that replaces the file on disk
         self._facts: dict[str, object] = {}
         self.unresolved = 0
@@ -95,7 +97,8 @@ class Project:
             self._overlay.pop(relpath, None)
         else:
             self._overlay[relpath] = text
-        self._contexts.pop(relpath, None)
+        if self._contexts.pop(relpath, None) is not None or relpath in self._context_lines:
+            self._held_lines -= self._context_lines.pop(relpath, 0)
         self._facts.clear()
         if self._store is not None:
             self._store.invalidate(relpath)
@@ -124,8 +127,27 @@ class Project:
                               settings=self.settings, is_test=self.is_test_file(relpath))
         except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
             ctx = None
-        self._contexts[relpath] = ctx
+        self._remember(relpath, ctx)
         return ctx
+
+    #: parsed trees kept at once, in lines of source: each file is parsed once while the project
+    #: fits (rules, summaries and other modules' name resolution share it); beyond, the oldest
+    #: trees are dropped and parsed again if asked for, so memory stays bounded on large trees
+    CONTEXT_BUDGET_LINES = 150_000
+
+    def _remember(self, relpath: str, ctx: FileContext | None) -> None:
+        self._contexts[relpath] = ctx
+        lines = ctx.source.text.count("\n") + 1 if ctx is not None else 0
+        self._context_lines[relpath] = lines
+        total = self._held_lines = self._held_lines + lines
+        if total <= self.CONTEXT_BUDGET_LINES:
+            return
+        for old in list(self._contexts):
+            if total <= self.CONTEXT_BUDGET_LINES or old == relpath:
+                break
+            self._contexts.pop(old)
+            total -= self._context_lines.pop(old, 0)
+        self._held_lines = total
 
     def module_context(self, module: str) -> FileContext | None:
         entry = self.modules.get(module)

@@ -536,6 +536,25 @@ def afy401_target(project, site: CallSite) -> FunctionSummary | None:
     return f
 
 
+def unawaited_calls_to(ctx, key: str, target: Callable) -> dict:
+    """Un-awaited call sites of this file whose callee ``target(project, site)`` accepts, by position
+    (line, col, end_line, end_col) → (site, callee summary); memoised in the context under ``key``."""
+    found = ctx.cache.get(key)
+    if found is None:
+        found = {}
+        cur = current(ctx) if not ctx.is_test else None
+        if cur is not None:
+            for _f, sites in cur[1].all_calls():
+                for site in sites:
+                    if site.kind != "call" or site.flags & AWAITED or site.target == "?":
+                        continue
+                    callee = target(ctx.project, site)
+                    if callee is not None:
+                        found[(site.line, site.col, site.end_line, site.end_col)] = (site, callee)
+        ctx.cache[key] = found
+    return found
+
+
 def sync_bound_target(project, site: CallSite) -> FunctionSummary | None:
     """The project function a call site calls, when its session work stays sync (run it with run_sync)."""
     resolver = project.fact("callgraph.resolver", lambda p: Resolver(p.modules, p.store.for_module))

@@ -42,8 +42,7 @@ import ast
 from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers.rewrites import add_await, can_await_here
-from asyncify_lint.project.callgraph import afy401_target, current
-from asyncify_lint.project.summary import AWAITED
+from asyncify_lint.project.callgraph import afy401_target, unawaited_calls_to
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -67,20 +66,7 @@ CONSUMERS = frozenset(
 
 
 def _sites(ctx: FileContext) -> dict:
-    found = ctx.cache.get("afy401")
-    if found is None:
-        found = {}
-        cur = current(ctx) if not ctx.is_test else None
-        if cur is not None:
-            for _f, sites in cur[1].all_calls():
-                for site in sites:
-                    if site.kind != "call" or site.flags & AWAITED or site.target == "?":
-                        continue
-                    target = afy401_target(ctx.project, site)
-                    if target is not None:
-                        found[(site.line, site.col, site.end_line, site.end_col)] = (site, target)
-        ctx.cache["afy401"] = found
-    return found
+    return unawaited_calls_to(ctx, "afy401", afy401_target)
 
 
 RULE.prefilter = lambda ctx: bool(_sites(ctx))

@@ -67,8 +67,7 @@ from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import sqla
 from asyncify_lint.helpers.rewrites import can_await_here, needs_parentheses
-from asyncify_lint.project.callgraph import current, sync_bound_target
-from asyncify_lint.project.summary import AWAITED
+from asyncify_lint.project.callgraph import sync_bound_target, unawaited_calls_to
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -88,20 +87,7 @@ RULE = register(
 
 
 def _sites(ctx: FileContext) -> dict:
-    found = ctx.cache.get("afy403")
-    if found is None:
-        found = {}
-        cur = current(ctx) if not ctx.is_test else None
-        if cur is not None:
-            for _f, sites in cur[1].all_calls():
-                for site in sites:
-                    if site.kind != "call" or site.flags & AWAITED or site.target == "?":
-                        continue
-                    target = sync_bound_target(ctx.project, site)
-                    if target is not None:
-                        found[(site.line, site.col, site.end_line, site.end_col)] = (site, target)
-        ctx.cache["afy403"] = found
-    return found
+    return unawaited_calls_to(ctx, "afy403", sync_bound_target)
 
 
 RULE.prefilter = lambda ctx: bool(_sites(ctx))

@@ -39,6 +39,13 @@ class Plugin:
     name = "asyncify-lint"
     version = __version__
 
+    @classmethod
+    def parse_options(cls, options) -> None:
+        """Called once per flake8 run (before workers fork): start from a fresh project view, so a
+        long-lived host (the VS Code Flake8 extension runs flake8 in-process) never reuses the trees
+        and facts of an earlier run; per-module summaries still come from the on-disk cache."""
+        _PROJECTS.clear()
+
     def __init__(self, tree: ast.Module, filename: str, lines: list[str]) -> None:
         self.tree = tree
         self.filename = filename

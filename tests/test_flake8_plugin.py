@@ -136,3 +136,30 @@ def test_flake8_version_lists_the_plugin():
     r = subprocess.run([sys.executable, "-m", "flake8", "--version"], capture_output=True, text=True)
     assert r.returncode == 0
     assert re.search(rf"asyncify-lint: {re.escape(__version__)}\b", " ".join(r.stdout.split())), r.stdout
+
+
+def test_a_long_lived_flake8_process_sees_edits_in_other_modules(tmp_path, monkeypatch, capsys):
+    """Editors run flake8 in-process, run after run: a cross-module finding follows an edit of the
+    other module (the plugin starts each run from a fresh project view)."""
+    from flake8.main.application import Application
+
+    (tmp_path / ".git").mkdir()
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "__init__.py").write_text("")
+    (app_dir / "helpers.py").write_text("def helper():\n    return 1\n")
+    (app_dir / "main.py").write_text(
+        "from fastapi import FastAPI\nfrom app.helpers import helper\napp = FastAPI()\n\n\n"
+        "@app.get('/')\nasync def index():\n    return helper()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+
+    def run() -> int:
+        application = Application()
+        application.run(["--select", "AFY", "--jobs", "1", "app"])
+        return application.result_count
+
+    assert run() == 0
+    (app_dir / "helpers.py").write_text("import time\n\n\ndef helper():\n    time.sleep(1)\n    return 1\n")
+    assert run() == 1
+    assert "AFY100" in capsys.readouterr().out

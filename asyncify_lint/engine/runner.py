@@ -175,7 +175,8 @@ class Linter:
             fixes = [d.fix for d in diags if d.fix is not None and self.fixable(d, state)]
             if not fixes:
                 return changed
-            new = apply_fixes(ctx, choose(fixes))
+            chosen = choose(fixes)
+            new = apply_fixes(ctx, chosen)
             if new == state.text:
                 return changed
             try:
@@ -189,7 +190,7 @@ class Linter:
                 )
                 return changed
             state.text = new
-            state.fixes_applied += len(fixes)
+            state.fixes_applied += len(chosen)
             changed = True
         return changed
 

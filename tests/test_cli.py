@@ -40,12 +40,12 @@ APP = textwrap.dedent(
 
     @app.get("/items")
     def list_items(user=Depends(get_user)):
-        return []
+        return user.items()
 
 
     @app.post("/items")
     def create_item(item: dict, db=Depends(get_db)):  # a comment that stays
-        return item
+        return db.setdefault("item", item)
     """
 )
 # (code, line) of every diagnostic of APP with the default selection
@@ -54,7 +54,8 @@ APP_ENDPOINTS_FIXED = APP.replace("def list_items", "async def list_items").repl
     "def create_item", "async def create_item"
 )
 
-ENDPOINT = 'from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get("/")\ndef index():\n    return 1\n'
+# `q.strip()` is a call the analysis cannot resolve: the endpoint's fix stays unsafe
+ENDPOINT = 'from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get("/")\ndef index(q=""):\n    return q.strip()\n'
 CLEAN = "def add(a, b):\n    return a + b\n"
 
 
@@ -221,7 +222,7 @@ def test_github_format(proj):
     lines = out.splitlines()
     assert len(lines) == 4
     assert lines[2] == (
-        "::error title=asyncify-lint (AFY301),file=app.py,line=19,col=1,endLine=20,endColumn=14::"
+        "::error title=asyncify-lint (AFY301),file=app.py,line=19,col=1,endLine=20,endColumn=24::"
         "AFY301 endpoint `list_items` (@app.get) is a sync `def` and runs in the threadpool"
     )
 
@@ -240,7 +241,7 @@ def test_explain(proj):
     rc, out, err = run("--explain", "afy301")
     assert rc == 0, err
     assert out.startswith("# AFY301 sync-endpoint\n")
-    assert "Fix is sometimes available (unsafe)." in out
+    assert "Fix is sometimes available (safe)." in out
     for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"):
         assert section in out
 
@@ -555,3 +556,16 @@ def test_console_script_in_a_subprocess(proj):
     r = subprocess.run(argv, capture_output=True, text=True, cwd=proj)
     assert r.returncode == 1, r.stderr
     assert r.stdout.startswith("app.py:7:1: AFY301 endpoint `index` (@app.get)")
+
+
+def test_endpoint_fix_is_safe_when_nothing_blocking_is_reachable(proj):
+    write(proj, "helpers.py", "def total(a, b):\n    return a + b\n")
+    p = write(proj, "app.py", 'from fastapi import FastAPI\n\nfrom helpers import total\n\napp = FastAPI()\n\n\n'
+                              '@app.get("/")\ndef index():\n    return {"total": total(1, 2)}\n\n\n'
+                              '@app.get("/slow")\ndef slow():\n    return open("x").read()\n')
+    rc, out, _ = run("app.py")
+    assert "app.py:9:1: AFY301 [*] endpoint `index`" in out  # safe: `total` blocks nothing
+    assert "app.py:14:1: AFY301 endpoint `slow`" in out  # unsafe: open() would block the loop
+    run("app.py", "--fix")
+    text = p.read_text()
+    assert "async def index" in text and "\ndef slow" in text

@@ -28,13 +28,13 @@ APP = textwrap.dedent(
 
 
     @app.get("/items")
-    def list_items():
-        return []
+    def list_items(q=""):
+        return q.split()  # a call the analysis cannot resolve: the fix stays unsafe
 
 
     @app.post("/items")
-    def create_item(item: dict):  # a comment that stays
-        return item
+    def create_item(item: dict, sep=","):  # a comment that stays
+        return sep.join(item)
     """
 )
 

@@ -348,6 +348,23 @@ class CallGraph:
             if len(chain) > 100:
                 return None
 
+    def loop_safe(self, q: str) -> bool:
+        """Nothing that blocks is reachable from ``q``: no blocking call in it or down its calls, no
+        session I/O (a sync session would block the loop), no call the analysis could not resolve."""
+        f = self.functions[q]
+        if f.session_io or any(not (b.flags & EXEMPT) for b in f.blocking):
+            return False
+        for site in f.calls:
+            if site.kind == "call" and site.target == "?" and not site.flags & EXEMPT:
+                return False
+        for e in self.out.get(q, ()):
+            if not self._live_edge(e):
+                continue
+            callee = self.functions[e.callee]
+            if e.callee in self.blocking_next or e.callee in self.must_async or callee.session_io:
+                return False
+        return True
+
     # -- (b) what must become async ----------------------------------------------------------
     def _must_async(self) -> tuple[dict[str, str], dict[str, str]]:
         must: dict[str, str] = {}
@@ -534,6 +551,16 @@ def afy401_target(project, site: CallSite) -> FunctionSummary | None:
     if f is None or s.is_test or not f.is_async or f.generator:  # type: ignore[union-attr]
         return None
     return f
+
+
+def loop_safe_function(ctx, func) -> bool:
+    """Whether nothing blocking is reachable from the ``def`` node ``func`` of this context."""
+    found = graph_for(ctx)
+    if found is None:
+        return False
+    rel, graph = found
+    f = graph.summaries[rel].function_at(func.lineno, func.col_offset)
+    return f is not None and f.qualname in graph.functions and graph.loop_safe(f.qualname)
 
 
 def unawaited_calls_to(ctx, key: str, target: Callable) -> dict:

@@ -35,10 +35,12 @@ async def list_items():
 ```
 
 ## Fix safety
-The fix turns `def` into `async def` and is unsafe: once converted, the endpoint runs on the event
-loop, so any blocking call left in its body (a sync database session, `time.sleep`, `requests`) now
-blocks every other request instead of one worker thread. Convert the blocking calls first (the
-AFY1xx and AFY2xx rules), then the endpoints.
+The fix turns `def` into `async def`. Once converted, the endpoint runs on the event loop, so any
+blocking call left in its body (a sync database session, `time.sleep`, `requests`) would block every
+other request instead of one worker thread. The project analysis decides: the fix is **safe** when
+nothing blocking is reachable from the endpoint (no blocking call in it or down its project calls, no
+session I/O, no call it could not resolve), and **unsafe** otherwise. Convert the blocking calls first
+(the AFY1xx and AFY2xx rules), then the endpoints.
 
 There is no fix when the function is a generator, uses `yield from`, carries another decorator that
 would wrap a coroutine function (such as `functools.lru_cache`), or is also called directly in its
@@ -52,6 +54,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import fastapi
 from asyncify_lint.helpers.convert import blocker
 from asyncify_lint.helpers.rewrites import make_async
+from asyncify_lint.project.callgraph import loop_safe_function
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -61,7 +64,7 @@ RULE = register(
         message="endpoint `{name}` ({how}) is a sync `def` and runs in the threadpool{why}",
         fix_title="Make `{name}` an `async def`",
         fix_availability=FixAvailability.SOMETIMES,
-        fix_applicability=Applicability.UNSAFE,
+        fix_applicability=Applicability.SAFE,
         doc=__doc__,
         module=__name__,
         fix_order=300,
@@ -80,6 +83,9 @@ def check(ctx: FileContext, func: ast.FunctionDef):
     else:
         how = "registered with add_api_route in another module"
     reason = blocker(ctx, func, allow_generator=False)
-    fix = None if reason else Fix([make_async(ctx, func)], Applicability.UNSAFE)
+    fix = None
+    if not reason:
+        safe = loop_safe_function(ctx, func)
+        fix = Fix([make_async(ctx, func)], Applicability.SAFE if safe else Applicability.UNSAFE)
     why = f"; no automatic fix: {reason}" if reason else ""
     yield RULE.at(ctx, func, fix, name=func.name, how=how, why=why)

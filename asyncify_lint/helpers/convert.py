@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from asyncify_lint.engine.context import FileContext
-from asyncify_lint.helpers.fastapi import has_yield_from, is_generator, route_decorator, handler_decorator
+from asyncify_lint.helpers.fastapi import handler_decorator, route_decorator
 
 
 def _calls_by_name(ctx: FileContext) -> dict[str, list[ast.Call]]:
@@ -17,6 +17,21 @@ def _calls_by_name(ctx: FileContext) -> dict[str, list[ast.Call]]:
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 index.setdefault(node.func.id, []).append(node)
         ctx.cache["convert.calls_by_name"] = index
+    return index
+
+
+def yield_kinds(ctx: FileContext) -> dict[int, set[type]]:
+    """id(function) → the yield node types (``ast.Yield``, ``ast.YieldFrom``) in its own body; one pass
+    over the file's nodes, shared by every function asked about."""
+    index = ctx.cache.get("convert.yields")
+    if index is None:
+        index = {}
+        for node in ctx.nodes:
+            if node.__class__ is ast.Yield or node.__class__ is ast.YieldFrom:
+                func = ctx.enclosing_function(node)
+                if func is not None:
+                    index.setdefault(id(func), set()).add(node.__class__)
+        ctx.cache["convert.yields"] = index
     return index
 
 
@@ -33,9 +48,10 @@ def direct_callers(ctx: FileContext, func: ast.AST) -> list[ast.Call]:
 
 def blocker(ctx: FileContext, func: ast.AST, allow_generator: bool) -> str | None:
     """Why ``func`` cannot be converted by a mechanical fix, or None when it can."""
-    if has_yield_from(func):
+    kinds = yield_kinds(ctx).get(id(func), ())
+    if ast.YieldFrom in kinds:
         return "it uses `yield from`"
-    if not allow_generator and is_generator(func):
+    if not allow_generator and kinds:
         return "it is a generator (an async generator has a different protocol)"
     others = [
         d for d in func.decorator_list  # type: ignore[attr-defined]

@@ -156,7 +156,17 @@ def function_qualname(ctx: FileContext, func: ast.AST) -> str | None:
 
 
 def roles(ctx: FileContext, func: ast.AST) -> dict[str, ast.AST | None]:
-    """The FastAPI roles of ``func`` → the decorator or reference site that gives it (None: another module)."""
+    """The FastAPI roles of ``func`` → the decorator or reference site that gives it (None: another module).
+
+    Memoised per function: the endpoint, dependency and handler rules all ask."""
+    memo = ctx.cache.setdefault("fastapi.roles", {})
+    found = memo.get(id(func))
+    if found is None:
+        found = memo[id(func)] = _roles(ctx, func)
+    return found
+
+
+def _roles(ctx: FileContext, func: ast.AST) -> dict[str, ast.AST | None]:
     found: dict[str, ast.AST | None] = {}
     for dec in func.decorator_list:  # type: ignore[attr-defined]
         if route_decorator(ctx, dec):
@@ -174,17 +184,6 @@ def roles(ctx: FileContext, func: ast.AST) -> dict[str, ast.AST | None]:
         for role in project_refs.get(qn, ()):  # type: ignore[union-attr]
             found.setdefault(role, None)
     return found
-
-
-def is_generator(func: ast.AST) -> bool:
-    for node in _own_nodes(func):
-        if isinstance(node, (ast.Yield, ast.YieldFrom)):
-            return True
-    return False
-
-
-def has_yield_from(func: ast.AST) -> bool:
-    return any(isinstance(n, ast.YieldFrom) for n in _own_nodes(func))
 
 
 def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:

@@ -233,3 +233,12 @@ def test_example_triggers_the_rule_and_use_instead_does_not(code, tmp_path):
 def test_annotation_regex_sees_codes():
     # guard for _annotated_codes: the harness's annotation syntax is what the fixtures use
     assert ANNOTATION_START.match("# AFY301")
+
+
+def test_the_package_source_is_clean_under_its_own_rules(capsys):
+    """The tool's own code passes its own rules (bugbear's self-clean test)."""
+    import asyncify_lint
+    from asyncify_lint.cli import main
+
+    package = os.path.dirname(asyncify_lint.__file__)
+    assert main([package]) == 0, capsys.readouterr().out

@@ -42,6 +42,40 @@ def test_coroutine_passed_to_a_runner_is_not_missing_an_await(tmp_path):
     assert _codes(tmp_path, text) == [("AFY401", 25)]  # only the discarded call in `forgotten`
 
 
+def test_coroutine_stored_then_awaited_or_handed_over_is_not_missing_an_await(tmp_path):
+    # found by benchmarks/robustness.py in asyncio.subprocess.Process.communicate: the safe fix
+    # turned `stdin = self._noop()` ... `await gather(stdin, ...)` into `stdin = await self._noop()`
+    text = """
+        import asyncio
+
+
+        async def part(n):
+            return n
+
+
+        async def both():
+            a = part(1)
+            b = part(2)
+            return await asyncio.gather(a, b)
+
+
+        async def later():
+            x = part(3)
+            return await x
+
+
+        async def listed(items):
+            fs = [part(i) for i in items]
+            return await asyncio.gather(*fs)
+
+
+        async def plain():
+            user = part(4)
+            return user
+    """
+    assert _codes(tmp_path, text) == [("AFY401", 26)]  # only `plain`, which returns the coroutine
+
+
 CRUD = """
 from sqlalchemy.orm import Session
 
@@ -118,3 +152,30 @@ def test_sync_bound_functions_stay_sync_and_run_in_the_greenlet(tmp_path):
     assert "def get_items(db: Session" in crud_fixed and "async def get_items" not in crud_fixed
     assert "def save_all(db: Session" in crud_fixed and "async def save_all" not in crud_fixed
     assert "async def get_item(db: AsyncSession" in crud_fixed
+
+
+def test_sync_function_that_schedules_a_coroutine_stays_sync(tmp_path):
+    """`coro = f(); ensure_future(coro)` in a sync def schedules on purpose; a dropped or returned
+    `f()` needs the caller to become async (AFY402): a service returning a repository coroutine."""
+    text = """
+        import asyncio
+
+
+        async def work():
+            return 1
+
+
+        def schedule():
+            coro = work()
+            asyncio.ensure_future(coro)
+
+
+        def wrapper():
+            return work()
+
+
+        def forgets():
+            work()
+    """
+    diags, _, _ = Run(str(tmp_path), textwrap.dedent(text), ["AFY402"], unsafe=True, name="mod.py").check()
+    assert [(d.code, d.line) for d in diags] == [("AFY402", 14), ("AFY402", 18)]  # `wrapper`, `forgets`

@@ -26,6 +26,7 @@ from typing import Callable
 from asyncify_lint.project.summary import (
     ARGUMENT,
     AWAITED,
+    HANDED,
     EXEMPT,
     IN_GENEXP,
     IN_LAMBDA,
@@ -382,8 +383,10 @@ class CallGraph:
             if why is None:
                 for e in self.out.get(q, ()):
                     callee = self.functions[e.callee]
+                    # a sync function that drops, returns or uses a coroutine must await it; one that
+                    # hands it over (`task = coro(); loop.create_task(task)`) schedules it on purpose
                     if (callee.is_async and not callee.generator and e.site.kind == "call"
-                            and not e.site.flags & (AWAITED | ARGUMENT | EXEMPT)):
+                            and not e.site.flags & (AWAITED | ARGUMENT | EXEMPT | HANDED)):
                         why = f"it calls the coroutine function `{e.site.text}()` (line {e.site.line})"
                         break
             if why is not None:

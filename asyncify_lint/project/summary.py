@@ -33,7 +33,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 
-SUMMARY_VERSION = f"{__version__}-s4"
+SUMMARY_VERSION = f"{__version__}-s5"
 
 # Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
 # rewritten, and the function needs to become async either way).
@@ -67,6 +67,7 @@ EXEMPT = 2  # runs in a worker thread (inside a to_thread/run_in_executor/add_ta
 IN_LAMBDA = 4
 IN_GENEXP = 8
 ARGUMENT = 16  # the call is an argument of another call
+HANDED = 32  # the result is stored in a name the function awaits or passes to a call
 
 
 class CallSite(NamedTuple):
@@ -417,6 +418,10 @@ class _Builder:
         if p is not None:
             if p.__class__ is ast.Await:
                 flags |= AWAITED
+            elif (p.__class__ is ast.Assign and len(p.targets) == 1  # type: ignore[attr-defined]
+                  and p.targets[0].__class__ is ast.Name  # type: ignore[attr-defined]
+                  and self._handed_names(p).__contains__(p.targets[0].id)):  # type: ignore[attr-defined]
+                flags |= HANDED
             elif p.__class__ is ast.Call and p.func is not node:
                 flags |= ARGUMENT
             elif p.__class__ is ast.keyword:
@@ -436,6 +441,24 @@ class _Builder:
             child = p
             p = parents.get(id(p))
         return None, flags
+
+    def _handed_names(self, stmt: ast.AST) -> set[str]:
+        """Names the function around ``stmt`` awaits or passes to a call (one pass per function)."""
+        func = self.ctx.enclosing_function(stmt)
+        key = ("handed", id(func))
+        found = self.ctx.cache.get(key)
+        if found is None:
+            found = set()
+            body = func.body if func is not None else self.ctx.tree.body  # type: ignore[attr-defined]
+            for root in (body if isinstance(body, list) else [body]):
+                for n in ast.walk(root):
+                    if n.__class__ is ast.Name and n.ctx.__class__ is ast.Load:  # type: ignore[attr-defined]
+                        q = self.ctx.parent(n)
+                        if q.__class__ in (ast.Await, ast.keyword, ast.Starred) or (
+                                q.__class__ is ast.Call and q.func is not n):  # type: ignore[attr-defined]
+                            found.add(n.id)  # type: ignore[attr-defined]
+            self.ctx.cache[key] = found
+        return found
 
     def add_site(self, fs: FunctionSummary | None, node: ast.AST, target: str, kind: str, flags: int,
                  consumer: str = "") -> CallSite:

@@ -5,7 +5,8 @@ re-exports, classes and instances, in any module) whose result is not awaited.
 
 In sync code (a plain `def`, or module level) the call cannot be awaited: the diagnostic says so,
 and the enclosing function is reported by AFY402, which makes it async. A coroutine handed to
-`asyncio.run`, `create_task`, `gather` and the like is not reported.
+`asyncio.run`, `create_task`, `gather` and the like is not reported, nor, in an `async def`, one
+stored in a variable that the function later awaits or hands over (`a = f(); await gather(a, b)`).
 
 ## Why is this bad?
 Calling a coroutine function only creates a coroutine object: the body does not run, exceptions
@@ -89,6 +90,24 @@ def _consumed(ctx: FileContext, node: ast.Call) -> bool:
     return any(a is not child and _consumer_name(a) in CONSUMERS for a in p.args)
 
 
+def _handed_over(ctx: FileContext, node: ast.Call, func: ast.AST) -> bool:
+    """``x = f()`` (or ``xs = [f() for ...]``) whose name ``func`` later awaits or hands to a runner:
+    ``a = f(); b = g(); await asyncio.gather(a, b)``, ``x = f(); ...; await x``."""
+    child, p = node, ctx.parent(node)
+    while isinstance(p, _CONTAINERS):
+        child, p = p, ctx.parent(p)
+    if isinstance(p, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and p.value is child:
+        targets = p.targets if isinstance(p, ast.Assign) else [p.target]
+        names = {t.id for t in targets if isinstance(t, ast.Name)}
+    else:
+        return False
+    return bool(names) and any(
+        isinstance(n, ast.Name) and n.id in names and isinstance(n.ctx, ast.Load)
+        and (isinstance(ctx.parent(n), ast.Await) or _consumed(ctx, n))  # type: ignore[arg-type]
+        for n in ast.walk(func)
+    )
+
+
 def _consumer_name(f: ast.AST) -> str | None:
     return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
 
@@ -105,6 +124,8 @@ def check(ctx: FileContext, node: ast.Call):
         yield RULE.at(ctx, node, name=name, where=" at module level, where it cannot be awaited")
         return
     if can_await_here(ctx, node):
+        if _handed_over(ctx, node, func):
+            return
         p = ctx.parent(node)
         plain = isinstance(p, ast.Expr) or (isinstance(p, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and p.value is node)
         fix = Fix(add_await(ctx, node), Applicability.SAFE if plain else Applicability.UNSAFE)

@@ -33,6 +33,8 @@ class FileState:
     is_test: bool = False
     errors: list[str] = field(default_factory=list)
     fixes_applied: int = 0
+    #: (text, project generation, context) of the last parse in --fix
+    fix_context: tuple | None = field(default=None, repr=False)
 
     @property
     def changed(self) -> bool:
@@ -159,14 +161,24 @@ class Linter:
             return True
         return False
 
+    def _fix_context(self, state: FileState) -> FileContext:
+        """A context of the file's current text; reused from the previous rule while neither this
+        file nor any other file of the project changed (its memoised facts are then still true)."""
+        cached = state.fix_context
+        if cached is not None and cached[0] is state.text and cached[1] == self.project.generation:
+            return cached[2]
+        ctx = self.make_context(state)
+        state.fix_context = (state.text, self.project.generation, ctx)
+        return ctx
+
     def _fix_rule(self, state: FileState, rule: Rule) -> bool:
         changed = False
         for _ in range(MAX_ITERATIONS):
+            self.project.set_overlay(state.relpath, state.text)  # before parsing: it may bump the generation
             try:
-                ctx = self.make_context(state)
+                ctx = self._fix_context(state)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 return changed
-            self.project.set_overlay(state.relpath, state.text)
             try:
                 diags = self.diagnostics(ctx, [rule])
             except InternalError as exc:

@@ -37,6 +37,8 @@ class Project:
         self._contexts: dict[str, FileContext | None] = {}  # relpath -> context (None: unparsable)
         self._context_lines: dict[str, int] = {}  # relpath -> lines held by its cached tree
         self._held_lines = 0
+        #: bumped whenever a file's text changes (an overlay): contexts made before see stale facts
+        self.generation = 0
         self._overlay: dict[str, str] = {}  # relpath -> text that replaces the file on disk
         self._facts: dict[str, object] = {}
         self.unresolved = 0
@@ -100,6 +102,7 @@ class Project:
         if self._contexts.pop(relpath, None) is not None or relpath in self._context_lines:
             self._held_lines -= self._context_lines.pop(relpath, 0)
         self._facts.clear()
+        self.generation += 1
         if self._store is not None:
             self._store.invalidate(relpath)
 

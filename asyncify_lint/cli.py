@@ -11,7 +11,8 @@ from collections import Counter
 from typing import Sequence
 
 from asyncify_lint import __version__
-from asyncify_lint.config import ConfigError, Settings, _check_codes, load_config
+from asyncify_lint.bridge import bridge
+from asyncify_lint.config import STRATEGIES, ConfigError, Settings, _check_codes, load_config
 from asyncify_lint.diagnostics import Diagnostic
 from asyncify_lint.engine.runner import MAX_CYCLES, FileState, Linter, display_path, gc_paused
 from asyncify_lint.engine.source import write_atomic
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ignore", help="comma-separated code prefixes to disable")
     p.add_argument("--fix", action="store_true", help="apply safe fixes (one rule at a time; see README, Fix order)")
     p.add_argument("--unsafe-fixes", action="store_true", default=None, help="also apply unsafe fixes")
+    p.add_argument("--strategy", choices=STRATEGIES, help="with --fix: `bridge` also keeps working the names "
+                   "sync tests use (sync twins, @sync_bridge; see README, Tests tied to the sync API)")
     p.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
     p.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when diagnostics remain")
@@ -181,6 +184,8 @@ def _main(argv: list[str]) -> int:
         settings.ignore = ignore
     if args.unsafe_fixes is not None:
         settings.unsafe_fixes = args.unsafe_fixes
+    if args.strategy is not None:
+        settings.strategy = args.strategy
 
     project = Project(root, settings)
     linter = Linter(project, settings)
@@ -195,9 +200,9 @@ def _main(argv: list[str]) -> int:
             exit_code = EXIT_ERROR
 
     fixing = args.fix or args.diff
+    new_files: dict[str, str] = {}
     if fixing:
-        if args.fix and not args.diff:
-            _impact_report(linter, states)
+        report = _impact_report(linter, states) if args.fix and not args.diff else []
         # one rule at a time; a fix in one file can create findings in another, so loop over files
         for _round in range(MAX_CYCLES):
             changed = False
@@ -206,6 +211,19 @@ def _main(argv: list[str]) -> int:
                     changed = True
             if not changed:
                 break
+        if settings.strategy == "bridge":
+            done = bridge(linter, states)
+            relpaths = {st.display: st.relpath for st in states}
+            report = [d for d in report if (relpaths.get(d.path, d.path), d.line, d.col) not in done.covered]
+            new_files = done.new_files
+        # the test-impact report comes first, before anything is written
+        for d in report:
+            print(_format_text(d, False), file=sys.stderr)
+        if settings.strategy == "bridge":
+            for line in done.kept:
+                print(f"asyncify-lint: bridge: {line}", file=sys.stderr)
+            for note in done.notes:
+                print(f"asyncify-lint: bridge: {note}", file=sys.stderr)
         for st in states:
             for e in st.errors:
                 print(f"asyncify-lint: error: {e}", file=sys.stderr)
@@ -238,6 +256,20 @@ def _main(argv: list[str]) -> int:
                 continue
             print(f"Rewriting {st.display}", file=sys.stderr)
         project.set_overlay(st.relpath, st.text)
+    for rel, text in sorted(new_files.items()):
+        rewritten += 1
+        display = display_path(os.path.join(project.root, rel))
+        if args.diff:
+            sys.stdout.writelines(difflib.unified_diff([], text.splitlines(keepends=True), fromfile="/dev/null",
+                                                       tofile=f"b/{display}"))
+            continue
+        try:
+            write_atomic(os.path.join(project.root, rel), text.encode("utf-8"))
+        except OSError as exc:
+            print(f"asyncify-lint: error: {display}: cannot write: {exc}", file=sys.stderr)
+            exit_code = EXIT_ERROR
+            continue
+        print(f"Writing {display} (the bridge's helpers)", file=sys.stderr)
 
     if args.diff:
         if rewritten:
@@ -286,11 +318,12 @@ def _main(argv: list[str]) -> int:
     return exit_code
 
 
-def _impact_report(linter: Linter, states: list[FileState]) -> None:
-    """Test-impact findings (AFY5xx) are printed before anything is written."""
+def _impact_report(linter: Linter, states: list[FileState]) -> list[Diagnostic]:
+    """Test-impact findings (AFY5xx) on the code as it is before the fix: printed before anything is written."""
     impact = [r for r in all_rules() if r.code.startswith("AFY5") and r in linter.rules]
+    out: list[Diagnostic] = []
     if not impact:
-        return
+        return out
     for st in states:
         if st.source is None:
             continue
@@ -299,4 +332,6 @@ def _impact_report(linter: Linter, states: list[FileState]) -> None:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for d in linter.diagnostics(ctx, impact):
-            print(_format_text(d, False), file=sys.stderr)
+            d.path = st.display
+            out.append(d)
+    return out

@@ -26,7 +26,8 @@ _CODE_PREFIX = re.compile(r"^AFY[0-9]{0,3}$")
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "test-paths",
              "extend-test-paths", "blocking-calls", "blocking-patterns", "unfixable")
 BOOL_KEYS = ("unsafe-fixes",)
-KNOWN_KEYS = set(LIST_KEYS) | set(BOOL_KEYS) | {"per-rule"}
+STRATEGIES = ("migrate", "bridge")
+KNOWN_KEYS = set(LIST_KEYS) | set(BOOL_KEYS) | {"per-rule", "strategy"}
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Settings:
     blocking_patterns: list[str] = field(default_factory=list)
     #: options for one rule: {"AFY201": {"key": value}}
     per_rule: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: "migrate" (default) or "bridge": keep the names sync tests use working (asyncify_lint/bridge.py)
+    strategy: str = "migrate"
     source: str | None = None  # the config file the settings came from
 
     def effective_select(self) -> list[str] | None:
@@ -99,6 +102,10 @@ def _apply(settings: Settings, data: dict[str, Any], where: str) -> None:
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}: {raw_key} must be true or false")
             settings.unsafe_fixes = value
+        elif key == "strategy":
+            if value not in STRATEGIES:
+                raise ConfigError(f"{where}: strategy must be one of {', '.join(STRATEGIES)}, not {value!r}")
+            settings.strategy = value
         elif key == "per-rule":
             if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
                 raise ConfigError(f"{where}: per-rule must be a table of tables, e.g. [tool.asyncify-lint.per-rule.AFY201]")

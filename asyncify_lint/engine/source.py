@@ -100,14 +100,20 @@ class SourceFile:
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, keeping the file's mode."""
+    """Write ``data`` to ``path`` through a temporary file and a rename, keeping the file's mode (a new
+    file gets the mode the umask gives)."""
     directory = os.path.dirname(os.path.abspath(path))
-    st = os.stat(path)
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=".asyncify-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, st.st_mode & 0o7777)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:

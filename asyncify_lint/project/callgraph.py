@@ -522,7 +522,10 @@ class CallGraph:
                                         "the migration")
                 elif k == FACTORY:
                     mod, _, name = q.rpartition(".")  # type: ignore[union-attr]
-                    kind = self.resolver.get_summary(mod).factories[name]  # type: ignore[union-attr]
+                    owner = self.resolver.get_summary(mod)
+                    if owner is None or owner.is_test:
+                        continue  # a test module's own engine: tests are never rewritten, it stays sync
+                    kind = owner.factories[name]
                     after = ("an AsyncEngine" if kind == "engine"
                              else "an async_sessionmaker whose sessions are AsyncSessions (awaited, `async with`)")
                     what = f"calls {site.text}()" if site.kind == "call" else f"uses {site.text}"

@@ -103,8 +103,16 @@ Most findings have no fix: the remedy (`selectinload(...)` on the query, `await 
 cannot see in full, and whether the load happens at all is partly runtime-dependent (a many-to-one
 target already in the identity map needs no SQL).
 
-Two fixes are offered, both unsafe:
+Three fixes are offered, all unsafe:
 
+- For a lazy relationship read, or an attribute read after `commit()`, in an `async def` with a
+  session parameter: the whole expression of the statement that reads it (an expression statement,
+  an assigned, returned or iterated value, an `if`/`while` test) runs inside SQLAlchemy's greenlet:
+  `hero.teams.append(team)` becomes `await session.run_sync(lambda _: hero.teams.append(team))`. The
+  lazy load (or the refresh of the expired object) then happens exactly as in the sync app: the same
+  SQL, at the same point, only when the attribute is not loaded yet. Not offered when the expression
+  awaits, yields, binds a name (`:=`), or uses `super()`/`locals()`/`vars()`, whose meaning a lambda
+  changes.
 - For a `select(Model)` written inline in the statement that produces the endpoint's return value:
   `.options(selectinload(Model.rel))` right after `select(Model)`. The relationship is then loaded
   with the query (one extra `SELECT ... IN`) instead of lazily during serialization, which yields the
@@ -135,7 +143,7 @@ RULE = register(
         code="AFY206",
         name="lazy-load-in-async",
         message="{what} raises `MissingGreenlet` in async code; {remedy}",
-        fix_title="Load `{rel}` before serialization",
+        fix_title="Load `{rel}` where SQLAlchemy can do I/O",
         fix_availability=FixAvailability.SOMETIMES,
         fix_applicability=Applicability.UNSAFE,
         doc=__doc__,
@@ -244,7 +252,7 @@ def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instan
             targets = [(n.target, None)]
         for t, value in targets:
             for name in ast.walk(t):
-                if isinstance(name, ast.Name):
+                if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store):  # not `user.items = ...`
                     counts[name.id] = counts.get(name.id, 0) + 1
             if isinstance(t, ast.Name) and value is not None:
                 p = _producer(ctx, value)
@@ -354,8 +362,9 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
             if (inst.name, rel) in reported:
                 continue
             reported.add((inst.name, rel))
-            yield RULE.at(ctx, n, None, what=f"`{inst.name}.{rel}` (a lazy relationship of `{inst.mc.name}`, not eager-loaded)",
-                          remedy=_remedy(inst, rel, session), rel="", model="")
+            wrap = _run_in_greenlet(ctx, func, n)
+            yield RULE.at(ctx, n, wrap, what=f"`{inst.name}.{rel}` (a lazy relationship of `{inst.mc.name}`, not eager-loaded)",
+                          remedy=_remedy(inst, rel, session), rel=f"{inst.name}.{rel}", model="")
             continue
         if n.attr not in inst.mc.columns:
             continue
@@ -374,8 +383,10 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
         if expire_known_false:
             continue
         reported.add((inst.name, "@commit"))
-        yield RULE.at(ctx, n, None, what=f"`{inst.name}.{n.attr}`, read after `commit()` expired `{inst.name}`,",
-                      remedy=f"add `await {session}.refresh({inst.name})` after the commit", rel="", model="")
+        wrap = _run_in_greenlet(ctx, func, n)
+        yield RULE.at(ctx, n, wrap, what=f"`{inst.name}.{n.attr}`, read after `commit()` expired `{inst.name}`,",
+                      remedy=f"add `await {session}.refresh({inst.name})` after the commit", rel=f"{inst.name}.{n.attr}",
+                      model="")
     yield from _response_model(ctx, func, insts)
 
 
@@ -518,6 +529,44 @@ def _greenlet_fix(ctx: FileContext, ret: ast.Return, session: str | None, model_
     text = (f"await {session}.run_sync(lambda _, result: {spelling}({model_text})"
             f".validate_python(result, from_attributes=True), {value})")
     return Fix([ctx.replace(ret.value, text)], Applicability.UNSAFE, [req] if req else [])
+
+
+# statement field -> the expression a fix may wrap whole (evaluated once per execution of the statement)
+_WRAPPABLE = {ast.Expr: "value", ast.Assign: "value", ast.AnnAssign: "value", ast.AugAssign: "value",
+              ast.Return: "value", ast.If: "test", ast.While: "test", ast.For: "iter", ast.AsyncFor: "iter"}
+# names whose meaning changes inside a lambda
+_SCOPE_SENSITIVE = frozenset({"super", "locals", "vars", "__class__"})
+
+
+def _run_in_greenlet(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.AST) -> Fix | None:
+    """``<expr with node>`` → ``await db.run_sync(lambda _: <expr with node>)``, the whole expression of
+    the statement (an expression statement, an assigned, returned or iterated value, an `if`/`while`
+    test): it runs in SQLAlchemy's greenlet, where the lazy load or the refresh of expired attributes
+    happens as in the sync app, with the same SQL at the same point."""
+    session = _session_param(ctx, func)
+    if session is None:
+        return None
+    root = node
+    for a in ctx.ancestors(node):
+        if isinstance(a, ast.stmt):
+            field = _WRAPPABLE.get(type(a))
+            if field is None or getattr(a, field) is not root:
+                return None
+            break
+        root = a
+    else:
+        return None
+    for n in ast.walk(root):
+        if isinstance(n, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr, ast.Starred)):
+            return None
+        if isinstance(n, ast.Name) and n.id in _SCOPE_SENSITIVE:
+            return None
+    used = {n.id for n in ast.walk(root) if isinstance(n, ast.Name)}
+    param = next(p for p in ("_", "_session", "_sync_session") if p not in used and p != session)
+    text = ctx.segment(root)
+    if isinstance(root, ast.Tuple) and not ctx.is_parenthesized(root):
+        text = f"({text})"
+    return Fix([ctx.replace(root, f"await {session}.run_sync(lambda {param}: {text})")], Applicability.UNSAFE)
 
 
 def _exclude_options(decorator: ast.Call) -> bool:

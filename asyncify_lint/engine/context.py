@@ -203,14 +203,22 @@ class FileContext:
     @property
     def module_scope(self) -> Scope:
         if self._module_scope is None:
-            self._module_scope = build_module_scope(self.tree, self.module, self.is_package)
+            self._module_scope = build_module_scope(self.tree, self.module, self.is_package, self._walrus)
         return self._module_scope
+
+    @property
+    def _walrus(self) -> bool:
+        """Whether the file may contain ``:=`` (the only binding inside expressions)."""
+        found = self.cache.get("scope.walrus")
+        if found is None:
+            found = self.cache["scope.walrus"] = ":=" in self.source.text
+        return found
 
     def function_scope(self, func: ast.AST) -> Scope:
         key = id(func)
         scope = self._func_scopes.get(key)
         if scope is None:
-            scope = build_function_scope(func, self.module, self.is_package)
+            scope = build_function_scope(func, self.module, self.is_package, self._walrus)
             self._func_scopes[key] = scope
         return scope
 

@@ -156,13 +156,43 @@ def _bind_store(scope: Scope, target: ast.AST, value: ast.AST | None, annotation
 
 
 class _ScopeBuilder(ast.NodeVisitor):
-    """Collects the bindings of one scope without entering nested scopes."""
+    """Collects the bindings of one scope without entering nested scopes.
 
-    def __init__(self, scope: Scope, module: str | None, is_package: bool, owner: str | None) -> None:
+    Expressions bind names only through ``:=``; in a file without one (``walrus`` False) they are not
+    visited at all, which leaves the statements, a small part of the tree."""
+
+    _methods: dict[type, str] = {}
+
+    def __init__(self, scope: Scope, module: str | None, is_package: bool, owner: str | None,
+                 walrus: bool = True) -> None:
         self.scope = scope
         self.module = module
         self.is_package = is_package
         self.owner = owner  # qualname prefix for defs in this scope (module scope only)
+        self.walrus = walrus
+
+    def visit(self, node: ast.AST) -> None:
+        cls = node.__class__
+        if not self.walrus and isinstance(node, ast.expr):
+            return
+        name = self._methods.get(cls)
+        if name is None:
+            name = "visit_" + cls.__name__
+            if not hasattr(self, name):
+                name = "generic_visit"
+            self._methods[cls] = name
+        getattr(self, name)(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        visit, AST = self.visit, ast.AST
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, AST):
+                        visit(item)
+            elif isinstance(value, AST):
+                visit(value)
 
     def visit_Import(self, node: ast.Import) -> None:
         _collect_import(node, self.scope, self.module, self.is_package)
@@ -281,15 +311,15 @@ class _ScopeBuilder(ast.NodeVisitor):
             self.visit(target)
 
 
-def build_module_scope(tree: ast.Module, module: str | None, is_package: bool) -> Scope:
+def build_module_scope(tree: ast.Module, module: str | None, is_package: bool, walrus: bool = True) -> Scope:
     scope = Scope()
-    builder = _ScopeBuilder(scope, module, is_package, owner=module or "")
+    builder = _ScopeBuilder(scope, module, is_package, owner=module or "", walrus=walrus)
     for stmt in tree.body:
         builder.visit(stmt)
     return scope
 
 
-def build_function_scope(func: ast.AST, module: str | None, is_package: bool) -> Scope:
+def build_function_scope(func: ast.AST, module: str | None, is_package: bool, walrus: bool = True) -> Scope:
     scope = Scope()
     args = func.args  # type: ignore[attr-defined]
     all_args = args.posonlyargs + args.args + args.kwonlyargs
@@ -300,7 +330,7 @@ def build_function_scope(func: ast.AST, module: str | None, is_package: bool) ->
     for a in (args.vararg, args.kwarg):
         if a is not None:
             scope.bindings[a.arg] = Binding("local", node=a)
-    builder = _ScopeBuilder(scope, module, is_package, owner=None)
+    builder = _ScopeBuilder(scope, module, is_package, owner=None, walrus=walrus)
     body = func.body if isinstance(func.body, list) else [func.body]  # type: ignore[attr-defined]
     for stmt in body:
         builder.visit(stmt)

@@ -74,8 +74,17 @@ class SourceFile:
         end = starts[lineno] if lineno < len(starts) else len(self.text)
         return self.text[begin:end]
 
+    @property
+    def is_ascii(self) -> bool:
+        found = self.__dict__.get("_is_ascii")
+        if found is None:
+            found = self.__dict__["_is_ascii"] = self.text.isascii()
+        return found
+
     def char_col(self, lineno: int, byte_col: int) -> int:
         """Convert an ``ast`` column (UTF-8 bytes) into a character column."""
+        if self.is_ascii:
+            return byte_col
         line = self.line_text(lineno)
         if line.isascii():
             return byte_col
@@ -86,6 +95,8 @@ class SourceFile:
         starts = self.line_starts
         if lineno - 1 >= len(starts):
             return len(self.text)
+        if self.is_ascii:
+            return starts[lineno - 1] + byte_col
         return starts[lineno - 1] + self.char_col(lineno, byte_col)
 
     def line_col(self, offset: int) -> tuple[int, int]:

@@ -70,6 +70,9 @@ ARGUMENT = 16  # the call is an argument of another call
 HANDED = 32  # the result is stored in a name the function awaits or passes to a call
 
 
+_EMPTY: frozenset = frozenset()
+
+
 class CallSite(NamedTuple):
     line: int
     col: int  # ast col_offset (UTF-8 bytes)
@@ -211,6 +214,7 @@ class _Builder:
         self.def_qualnames: dict[int, str] = {}  # id(def/class node) -> qualname
         self.func_by_id: dict[int, FunctionSummary] = {}
         self.exempt: set[int] = set()  # ids of arguments that run in a worker thread
+        self.handed: dict[int, set[str]] | None = None  # id(function) -> names it awaits or passes on
         self.tops: frozenset[str] = frozenset()
 
     # -- resolution --------------------------------------------------------------------------
@@ -443,21 +447,39 @@ class _Builder:
         return None, flags
 
     def _handed_names(self, stmt: ast.AST) -> set[str]:
-        """Names the function around ``stmt`` awaits or passes to a call (one pass per function)."""
-        func = self.ctx.enclosing_function(stmt)
-        key = ("handed", id(func))
-        found = self.ctx.cache.get(key)
-        if found is None:
-            found = set()
-            body = func.body if func is not None else self.ctx.tree.body  # type: ignore[attr-defined]
-            for root in (body if isinstance(body, list) else [body]):
-                for n in ast.walk(root):
-                    if n.__class__ is ast.Name and n.ctx.__class__ is ast.Load:  # type: ignore[attr-defined]
-                        q = self.ctx.parent(n)
-                        if q.__class__ in (ast.Await, ast.keyword, ast.Starred) or (
-                                q.__class__ is ast.Call and q.func is not n):  # type: ignore[attr-defined]
-                            found.add(n.id)  # type: ignore[attr-defined]
-            self.ctx.cache[key] = found
+        """Names the function around ``stmt`` (its body, nested functions included) awaits or passes to a
+        call; the module's set holds every such name of the file."""
+        handed = self.handed
+        if handed is None:
+            handed = self.handed = self._index_handed()
+        return handed.get(id(self.ctx.enclosing_function(stmt)), _EMPTY)
+
+    def _index_handed(self) -> dict[int, set[str]]:
+        """One pass over the file's nodes: for each awaited / passed name, every function whose body holds it."""
+        parents = self.ctx._parents
+        found: dict[int, set[str]] = {}
+        module: set[str] = set()
+        found[id(None)] = module
+        Name, Load, Call = ast.Name, ast.Load, ast.Call
+        handing = (ast.Await, ast.keyword, ast.Starred)
+        funcs = (ast.FunctionDef, ast.AsyncFunctionDef)
+        for n in self.ctx.nodes:
+            if n.__class__ is not Name or n.ctx.__class__ is not Load:  # type: ignore[attr-defined]
+                continue
+            q = parents.get(id(n))
+            if not (q.__class__ in handing or (q.__class__ is Call and q.func is not n)):  # type: ignore[attr-defined]
+                continue
+            name = n.id  # type: ignore[attr-defined]
+            module.add(name)
+            child, a = q, parents.get(id(q))
+            while a is not None:
+                t = a.__class__
+                if t in funcs:
+                    if any(child is b for b in a.body):  # type: ignore[attr-defined]
+                        found.setdefault(id(a), set()).add(name)
+                elif t is ast.Lambda and child is a.body:  # type: ignore[attr-defined]
+                    found.setdefault(id(a), set()).add(name)
+                child, a = a, parents.get(id(a))
         return found
 
     def add_site(self, fs: FunctionSummary | None, node: ast.AST, target: str, kind: str, flags: int,

@@ -8,7 +8,10 @@ Checks, in `async def` functions, for reads that make SQLAlchemy emit SQL implic
   result, an annotation) that was loaded without an eager-load option for it;
 - an attribute of such an object read after `await db.commit()` with no `await db.refresh(obj)` in
   between (the commit expired it), unless every session of the project is made with
-  `expire_on_commit=False`;
+  `expire_on_commit=False`. A call of a project `async def` that is passed the session and awaits
+  `<its parameter>.commit()` counts as a commit, and an object returned by a project `async def`
+  annotated `-> Model` (or `Model | None`) is checked for this (not for lazy relationships: how the
+  function loaded it is not visible here);
 - an endpoint returning such an object (or a list of them) whose `response_model` (or return
   annotation) has a field named after a lazy relationship of the returned class: serialization
   reads it.
@@ -135,7 +138,7 @@ import ast
 from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import fastapi, query
-from asyncify_lint.helpers.sqla import is_session
+from asyncify_lint.helpers.sqla import function_def, is_session
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -163,13 +166,15 @@ class Instance:
     """A local name known to hold instances of a mapped class."""
 
     def __init__(self, name: str, mc: query.MappedClass, producer: ast.AST | None, select: ast.Call | None,
-                 bound: ast.AST, many: bool = False) -> None:
+                 bound: ast.AST, many: bool = False, opaque: bool = False) -> None:
         self.name = name
         self.mc = mc
         self.producer = producer  # the expression that loaded it (None: unknown)
         self.select = select  # the select(Model) call that loaded it, when there is one
         self.bound = bound
         self.many = many
+        #: returned by a project function: how it was loaded is not visible (only expiry is checked)
+        self.opaque = opaque
 
 
 def _walk_own(func: ast.AST):
@@ -222,6 +227,46 @@ def _producer(ctx: FileContext, value: ast.AST) -> tuple[query.MappedClass, ast.
     return None
 
 
+_OPTIONAL = frozenset({"typing.Optional"})
+
+
+def _returned_class(ctx: FileContext, value: ast.AST) -> query.MappedClass | None:
+    """``await f(...)`` of a project function annotated to return one mapped instance (``-> M``,
+    ``-> M | None``, ``-> Optional[M]``)."""
+    if not (isinstance(value, ast.Await) and isinstance(value.value, ast.Call)):
+        return None
+    found = function_def(ctx, value.value.func)
+    if found is None or not isinstance(found[1], ast.AsyncFunctionDef) or found[1].returns is None:
+        return None
+    fctx, ann = found[0], found[1].returns
+    if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
+        sides = [x for x in (ann.left, ann.right) if not (isinstance(x, ast.Constant) and x.value is None)]
+        ann = sides[0] if len(sides) == 1 else ann
+    elif isinstance(ann, ast.Subscript) and fctx.qualname(ann.value) in _OPTIONAL:
+        ann = ann.slice
+    if not isinstance(ann, (ast.Name, ast.Attribute)):
+        return None
+    return query.mapped_class(fctx, ann)
+
+
+def _commits_session(ctx: FileContext, call: ast.Call) -> bool:
+    """A call, given a session, of a project ``async def`` that awaits ``<parameter>.commit()``."""
+    if not any(isinstance(a, ast.Name) and is_session(ctx, a) for a in
+               list(call.args) + [k.value for k in call.keywords]):
+        return False
+    found = function_def(ctx, call.func)
+    if found is None or not isinstance(found[1], ast.AsyncFunctionDef):
+        return False
+    func = found[1]
+    params = {a.arg for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs}
+    for n in _walk_own(func):
+        if isinstance(n, ast.Await) and isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Attribute):
+            f = n.value.func
+            if f.attr == "commit" and isinstance(f.value, ast.Name) and f.value.id in params:
+                return True
+    return False
+
+
 def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instance]:
     key = f"afy206:{id(func)}"
     if key in ctx.cache:
@@ -258,6 +303,10 @@ def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instan
                 p = _producer(ctx, value)
                 if p is not None:
                     found[t.id] = Instance(t.id, p[0], value, p[1], n, many=p[2])
+                else:
+                    mc = _returned_class(ctx, value)
+                    if mc is not None:
+                        found[t.id] = Instance(t.id, mc, value, None, n, opaque=True)
     out = {k: v for k, v in found.items() if counts.get(k, 0) == 1}
     ctx.cache[key] = out
     return out
@@ -344,6 +393,8 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
     insts = _instances(ctx, func)
     session = _session_name(ctx, func)
     commits = [ctx.end(c) for c in _session_calls(ctx, func, "commit")]
+    commits += [ctx.end(n.value) for n in _walk_own(func) if isinstance(n, ast.Await) and isinstance(n.value, ast.Call)
+                and isinstance(n.value.func, (ast.Name, ast.Attribute)) and _commits_session(ctx, n.value)]
     expire_known_false = None
     reported: set[tuple[str, str]] = set()
     for n in _walk_own(func):
@@ -356,7 +407,7 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
         if isinstance(inst.bound, ast.stmt) and at < ctx.end(inst.bound) and not isinstance(inst.bound, (ast.For, ast.AsyncFor)):
             continue
         rel, lazy = n.attr, inst.mc.relationships.get(n.attr)
-        if lazy == "select":
+        if lazy == "select" and not inst.opaque:
             if _eager(inst, rel) or any(r < at for r in _refreshes(ctx, func, inst.name, rel)):
                 continue
             if (inst.name, rel) in reported:
@@ -368,7 +419,12 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
             continue
         if n.attr not in inst.mc.columns:
             continue
-        start = ctx.start(inst.bound) if not isinstance(inst.bound, ast.arg) else 0
+        if isinstance(inst.bound, ast.arg):
+            start = 0
+        elif isinstance(inst.bound, (ast.For, ast.AsyncFor)):
+            start = ctx.start(inst.bound)
+        else:  # a commit inside the statement that binds it came before the object was returned
+            start = ctx.end(inst.bound)
         before = [c for c in commits if start < c < at]
         if not before:
             continue
@@ -387,7 +443,7 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
         yield RULE.at(ctx, n, wrap, what=f"`{inst.name}.{n.attr}`, read after `commit()` expired `{inst.name}`,",
                       remedy=f"add `await {session}.refresh({inst.name})` after the commit", rel=f"{inst.name}.{n.attr}",
                       model="")
-    yield from _response_model(ctx, func, insts)
+    yield from _response_model(ctx, func, {k: v for k, v in insts.items() if not v.opaque})
 
 
 def _model_fields(ctx: FileContext, expr: ast.AST | None) -> tuple[str, set[str]] | None:

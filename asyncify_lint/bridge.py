@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from asyncify_lint.diagnostics import Applicability, Edit, Fix
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.fixer import apply_fixes
+from asyncify_lint.engine.scope import resolve_relative
 from asyncify_lint.helpers import sqla
 
 HELPER_MODULE = "_asyncify_bridge"
@@ -197,6 +198,11 @@ class Bridge:
         if stmt_now is None or stmt_orig is None:
             self.notes.append(f"{rel}: `{name}` is not a plain module-level assignment; no sync twin")
             return False
+        star = self._star_importer(module)
+        if star:
+            self.notes.append(f"{rel}: no sync twin for `{name}`: {star} imports `*` from `{module}`, so its "
+                              "references cannot be moved to the async twin")
+            return False
         memory = self._in_memory(orig, stmt_orig)
         if memory:
             self.notes.append(f"{rel}: no sync twin for `{name}`: its database is in memory ({memory}), so a "
@@ -224,6 +230,17 @@ class Bridge:
         nl = now.source.newline
         self._add(rel, [Edit(now.end(stmt_now), now.end(stmt_now), nl + text)])
         return True
+
+    def _star_importer(self, module: str) -> str | None:
+        for rel, st in self.states.items():
+            ctx = None if st.is_test else self.ctx(rel)
+            if ctx is None or "*" not in ctx.source.text:
+                continue
+            for node in ctx.nodes:
+                if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+                    if resolve_relative(ctx.module, ctx.is_package, node.level, node.module) == module:
+                        return rel
+        return None
 
     def _in_memory(self, ctx: FileContext, stmt: ast.Assign) -> str | None:
         call = stmt.value

@@ -11,7 +11,10 @@ endpoints, services and repositories call each other across modules), then measu
 * peak memory (``ru_maxrss``) after each phase, and the ratios to the targets
   (cold ≤ 2× floor, warm ≤ 10 % of cold).
 
-    python benchmarks/bench_project.py [--lines 200000] [--dir DIR] [--keep]
+It then does the same, in a fresh process (for its own peak RSS), on a copy of this interpreter's
+stdlib + site-packages of ``--corpus-lines`` lines (default 1M; the robustness benchmark's corpus).
+
+    python benchmarks/bench_project.py [--lines 200000] [--corpus-lines 1000000] [--dir DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import random
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +37,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 from asyncify_lint.config import Settings  # noqa: E402
 from asyncify_lint.engine.runner import Linter  # noqa: E402
 from asyncify_lint.project import Project  # noqa: E402
+
+sys.path.insert(0, HERE)
+import robustness  # noqa: E402
 
 MODULES_PER_PACKAGE = 25
 HELPERS = 12
@@ -158,28 +165,22 @@ def timed(fn):
     return result, time.perf_counter() - t0, time.process_time() - c0
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--lines", type=int, default=200_000)
-    ap.add_argument("--dir")
-    ap.add_argument("--keep", action="store_true")
-    args = ap.parse_args()
-    os.environ.pop("ASYNCIFY_LINT_NO_CACHE", None)
-    root = args.dir or tempfile.mkdtemp(prefix="afy-bench-")
+def run_phases(label: str, root: str, nlines: int, changed: str) -> dict:
+    """floor, cold, warm (``changed`` edited), peak RSS on the project at ``root``; prints and returns them."""
     shutil.rmtree(os.path.join(root, ".asyncify_cache"), ignore_errors=True)
-    nfiles, nlines = generate(root, args.lines)
-    print(f"project: {root}: {nfiles} files, {nlines:,} lines")
-    print(f"rss after generation: {maxrss_mb():.0f} MB")
-
     settings = Settings(select=["AFY100", "AFY401", "AFY402"])
     files = Project(root, settings).files
+    print(f"\n== {label}: {root}: {len(files)} files, {nlines:,} lines")
 
     def floor():
         n = 0
         for rel in files:
             with open(os.path.join(root, rel), "rb") as f:
                 data = f.read()
-            n += len(ast.parse(data).body)
+            try:
+                n += len(ast.parse(data).body)
+            except (SyntaxError, ValueError):
+                pass
         return n
 
     _, floor_wall, floor_cpu = timed(floor)
@@ -201,9 +202,8 @@ def main() -> int:
     print(f"        peak rss {rss_cold:.0f} MB; cache {os.path.getsize(_cache(root)) / 1e6:.1f} MB")
 
     # one file changes
-    changed = os.path.join(root, "bench", "pkg0", "mod3.py")
     with open(changed, "a") as f:
-        f.write("\n\ndef added_later(db: Session) -> None:\n    db.commit()\n")
+        f.write("\n\ndef added_later(db) -> None:\n    db.commit()\n")
     del project, graph
     gc.collect()
 
@@ -221,14 +221,45 @@ def main() -> int:
         return linter.check(st)
 
     diags, check_wall, _ = timed(check_one)
+    rss = maxrss_mb()
     print(f"warm    1 file changed:        {warm_wall:7.2f} s wall {warm_cpu:7.2f} s cpu  "
           f"(summaries loaded {stats['loaded']}, computed {stats['computed']}); "
           f"check of that file {check_wall * 1000:.0f} ms, {len(diags)} diagnostics")
-    print(f"        peak rss {maxrss_mb():.0f} MB")
+    print(f"        peak rss {rss:.0f} MB")
     print(f"ratios  cold / floor = {cold_wall / floor_wall:.2f} (target ≤ 2.0; cpu {cold_cpu / floor_cpu:.2f}), "
           f"warm / cold = {warm_wall / cold_wall:.1%} (target ≤ 10%)")
+    return {"floor": floor_wall, "cold": cold_wall, "warm": warm_wall, "rss": rss}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=200_000, help="size of the generated project")
+    ap.add_argument("--corpus-lines", type=int, default=1_000_000,
+                    help="size of the stdlib + site-packages copy (0: skip that corpus)")
+    ap.add_argument("--dir")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    os.environ.pop("ASYNCIFY_LINT_NO_CACHE", None)
+    root = args.dir or tempfile.mkdtemp(prefix="afy-bench-")
+    nfiles, nlines = generate(root, args.lines)
+    print(f"rss after generation: {maxrss_mb():.0f} MB")
+    run_phases("generated FastAPI project", root, nlines, os.path.join(root, "bench", "pkg0", "mod3.py"))
     if not args.keep and not args.dir:
         shutil.rmtree(root, ignore_errors=True)
+
+    if args.corpus_lines:
+        # the copy the robustness benchmark uses: the stdlib and site-packages of this interpreter, the
+        # largest packages first until the budget is reached (memory is measured in a fresh process)
+        corpus = tempfile.mkdtemp(prefix="afy-corpus-")
+        try:
+            stats = robustness.build_corpus(corpus, args.corpus_lines)
+            listed = robustness.py_files(corpus)
+            changed = os.path.join(corpus, listed[len(listed) // 2])
+            code = subprocess.call([sys.executable, __file__, "--phases-only", corpus, str(stats.lines), changed])
+            if code:
+                return code
+        finally:
+            shutil.rmtree(corpus, ignore_errors=True)
     return 0
 
 
@@ -239,4 +270,7 @@ def _cache(root: str) -> str:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--phases-only"]:  # one corpus in a fresh process, for its own peak RSS
+        run_phases("stdlib + site-packages", sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        sys.exit(0)
     sys.exit(main())

@@ -320,3 +320,13 @@ def test_plain_strategy_adds_no_bridge(tmp_path, capsys):
                   "app/service.py": SERVICE, "tests/test_service.py": TEST})
     code, out, err = _run(["--fix", "--unsafe-fixes", "--diff", "."], root, capsys)
     assert "sync_bridge" not in out and "noqa: AFY20" not in out and "bridge" not in err
+
+
+def test_star_import_of_the_factory_module_gets_no_twin(tmp_path, capsys):
+    root = str(tmp_path)
+    _write(root, {"setup.cfg": "", "app/__init__.py": "", "app/db.py": DB.format(url="sqlite:///./app.db"),
+                  "app/service.py": SERVICE, "app/other.py": "from app.db import *\n",
+                  "tests/test_service.py": TEST})
+    code, out, err = _run(["--fix", "--unsafe-fixes", "--strategy", "bridge", "--diff", "."], root, capsys)
+    assert "app/other.py imports `*` from `app.db`" in err
+    assert "noqa: AFY20" not in out

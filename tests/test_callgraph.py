@@ -250,7 +250,7 @@ def test_worker_threads_are_exempt(tmp_path):
     }).graph
     assert g.reachable == {"w.slow": ("w.bad", g.reachable["w.slow"][1])}
     assert [e.caller for e in g.thread["w.slow"]] == ["w.ep", "w.ep", "w.ep"]
-    assert g.afy100("w.py") == {(16, 4): "bad → w.slow → time.sleep (w.py:7)"}
+    assert {k[:2]: v for k, v in g.afy100("w.py").items()} == {(16, 4): "bad → w.slow → time.sleep (w.py:7)"}
 
 
 def test_shortest_chain_to_blocking_call(tmp_path):
@@ -260,7 +260,7 @@ def test_shortest_chain_to_blocking_call(tmp_path):
         "c/mid.py": "from c.low import deep\n\ndef long_way():\n    middle()\n\ndef middle():\n    deep()\n\ndef short_way():\n    deep()\n",
         "c/api.py": "from c import mid\n\nasync def ep():\n    mid.long_way()\n    mid.short_way()\n",
     }).graph
-    found = g.afy100("c/api.py")
+    found = {k[:2]: v for k, v in g.afy100("c/api.py").items()}  # keyed by the call's whole span
     assert found[(4, 4)] == "ep → mid.long_way → mid.middle → low.deep → time.sleep (c/low.py:4)"
     assert found[(5, 4)] == "ep → mid.short_way → low.deep → time.sleep (c/low.py:4)"
 
@@ -481,3 +481,21 @@ def test_afy401_coroutines_handed_to_consumers(tmp_path):
         """)
     diags, _, _ = Run(str(tmp_path), text, ["AFY401"]).check()
     assert [(d.line, d.fix.applicability.value) for d in diags] == [(11, "unsafe")]
+
+
+def test_a_module_name_two_files_share_resolves_to_the_same_file_everywhere(tmp_path):
+    """Two apps with a `shop` package in one repository: the graph links calls to the file the
+    project's module map chose (the first listed), never to the other one."""
+    p = make(tmp_path, {
+        "examples/shop/shop/__init__.py": "",
+        "examples/shop/shop/crud.py": "import time\n\ndef get():\n    time.sleep(1)\n",
+        "examples/shop/shop/main.py": "from shop import crud\n\nasync def ep():\n    crud.get()\n",
+        "tests/fixtures/shop/__init__.py": "",
+        "tests/fixtures/shop/crud.py": "def get():\n    return 1\n",
+    })
+    assert p.modules["shop.crud"][0] == os.path.join("examples", "shop", "shop", "crud.py")
+    g = p.graph
+    assert callees(g, "shop.main.ep") == {"shop.crud.get"}
+    assert g.file_of["shop.crud.get"] == os.path.join("examples", "shop", "shop", "crud.py")
+    assert list(g.afy100(os.path.join("examples", "shop", "shop", "main.py")).values()) == [
+        "ep → crud.get → time.sleep (examples/shop/shop/crud.py:4)"]

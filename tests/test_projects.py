@@ -2,8 +2,8 @@
 
 Every module carries inline annotations (tests/harness.parse_annotations) for the whole-project rules
 AFY100, AFY401, AFY402, AFY501 on the original tree. The CLI is run in-process, with the current
-directory in a temporary copy: `--fix --unsafe-fixes --select AFY4` must produce <name>.fixed/
-byte-exactly (regenerate with `--update-fixtures`, then review), and a second run changes nothing.
+directory in a temporary copy: `--fix --unsafe-fixes --select AFY4` (or the arguments in the
+project's `fix-args` file) must produce <name>.fixed/ byte-exactly (regenerate with `--update-fixtures`, then review), and a second run changes nothing.
 """
 
 from __future__ import annotations
@@ -92,10 +92,20 @@ def test_project_diagnostics(name, tmp_path, capsys):
             assert any(e.fragment in d["message"] for d in cands), (rel, e, [d["message"] for d in cands])
 
 
+def _fix_args(name: str) -> list[str]:
+    """A project's `fix-args` file (one line of CLI arguments) replaces the default FIX_ARGS."""
+    path = os.path.join(PROJECTS, name, "fix-args")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            return f.read().split()
+    return FIX_ARGS
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_project_fix(name, tmp_path, capsys, request):
     root = _copy(name, tmp_path)
-    code, out, err = _run(FIX_ARGS, root, capsys)
+    fix_args = _fix_args(name)
+    code, out, err = _run(fix_args, root, capsys)
     assert "internal error" not in err, err
     fixed = _tree(root)
     expected_dir = os.path.join(PROJECTS, name + ".fixed")
@@ -115,7 +125,7 @@ def test_project_fix(name, tmp_path, capsys, request):
         if rel.startswith("tests/"):
             assert fixed[rel] == original[rel], rel
     # a second run changes nothing
-    code, out, err = _run(FIX_ARGS, root, capsys)
+    code, out, err = _run(fix_args, root, capsys)
     assert "Rewriting" not in err, err
     assert _tree(root) == fixed
 

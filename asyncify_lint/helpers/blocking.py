@@ -543,7 +543,7 @@ def _await_text(ctx: FileContext, call: ast.Call, expr: str) -> str:
     return f"await {expr}"
 
 
-def _used_as_iterable_or_cm(ctx: FileContext, call: ast.Call) -> str | None:
+def used_as_iterable_or_cm(ctx: FileContext, call: ast.Call) -> str | None:
     p = ctx.parent(call)
     if isinstance(p, (ast.withitem,)) and p.context_expr is call:
         return "its result is used as a context manager"
@@ -584,31 +584,37 @@ def build_fix(ctx: FileContext, call: ast.Call, f: Finding) -> tuple[Fix | None,
         edit = ctx.replace(call, _await_text(ctx, call, f"{ref}({args})"))
         return Fix([edit], Applicability.SAFE, [req] if req else []), f"Replace with `await {ref}(...)`"
     if kind == "to_thread":
-        if _used_as_iterable_or_cm(ctx, call):
+        if used_as_iterable_or_cm(ctx, call):
             return None, ""
         for kw in call.keywords:
             if kw.arg == "stream" and not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
                 return None, ""  # a streamed response is read later, outside the thread
         if any(isinstance(n, ast.Call) and finding(ctx, n) is not None for n in ast.walk(call.func)):
             return None, ""  # the receiver would still block on the loop: offload the whole expression
-        found = threadpool_ref(ctx, call)
-        if found is None:
-            return None, ""
-        ref, req = found
-        args = _inner_arguments(ctx, call)
-        if args is None:
-            return None, ""
-        callee = ctx.segment(call.func)
-        if not args.strip():
-            inner = callee
-        elif args[0] in " \t\r\n":
-            inner = f"{callee},{args}"
-        else:
-            inner = f"{callee}, {args}"
-        edit = ctx.replace(call, _await_text(ctx, call, f"{ref}({inner})"))
-        return (Fix([edit], Applicability.UNSAFE, [req] if req else []),
-                f"Run it in a worker thread with `await {ref}(...)`")
+        return offload(ctx, call)
     return None, ""
+
+
+def offload(ctx: FileContext, call: ast.Call) -> tuple[Fix | None, str]:
+    """``f(args)`` → ``await asyncio.to_thread(f, args)`` (``run_in_threadpool`` where the module
+    uses it), an unsafe fix, and its title; (None, "") when the call's text cannot be split."""
+    found = threadpool_ref(ctx, call)
+    if found is None:
+        return None, ""
+    ref, req = found
+    args = _inner_arguments(ctx, call)
+    if args is None:
+        return None, ""
+    callee = ctx.segment(call.func)
+    if not args.strip():
+        inner = callee
+    elif args[0] in " \t\r\n":
+        inner = f"{callee},{args}"
+    else:
+        inner = f"{callee}, {args}"
+    edit = ctx.replace(call, _await_text(ctx, call, f"{ref}({inner})"))
+    return (Fix([edit], Applicability.UNSAFE, [req] if req else []),
+            f"Run it in a worker thread with `await {ref}(...)`")
 
 
 def check(rule, ctx: FileContext, call: ast.Call) -> Iterator:

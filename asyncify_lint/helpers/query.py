@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from asyncify_lint.diagnostics import Edit, ImportRequest
 from asyncify_lint.engine.context import FileContext
-from asyncify_lint.helpers.sqla import is_session
+from asyncify_lint.helpers.sqla import function_def, is_session
 
 # -- mapped classes ---------------------------------------------------------------------------
 
@@ -702,3 +702,29 @@ def iterated(ctx: FileContext, chain: Chain) -> bool:
         # only the first iterable is evaluated in the enclosing scope
         return isinstance(comp, (ast.ListComp, ast.SetComp, ast.DictComp)) and comp.generators[0] is p
     return False
+
+
+_OPTIONAL = frozenset({"typing.Optional"})
+
+
+def mapped_annotation(ctx: FileContext, ann: ast.AST | None) -> MappedClass | None:
+    """The mapped class an annotation names: ``M``, ``M | None``, ``Optional[M]``."""
+    if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
+        sides = [x for x in (ann.left, ann.right) if not (isinstance(x, ast.Constant) and x.value is None)]
+        ann = sides[0] if len(sides) == 1 else ann
+    elif isinstance(ann, ast.Subscript) and ctx.qualname(ann.value) in _OPTIONAL:
+        ann = ann.slice
+    if not isinstance(ann, (ast.Name, ast.Attribute)):
+        return None
+    return mapped_class(ctx, ann)
+
+
+def returned_mapped_class(ctx: FileContext, value: ast.AST) -> MappedClass | None:
+    """``await f(...)`` of a project ``async def`` annotated to return one mapped instance (``-> M``,
+    ``-> M | None``, ``-> Optional[M]``)."""
+    if not (isinstance(value, ast.Await) and isinstance(value.value, ast.Call)):
+        return None
+    found = function_def(ctx, value.value.func)
+    if found is None or not isinstance(found[1], ast.AsyncFunctionDef) or found[1].returns is None:
+        return None
+    return mapped_annotation(found[0], found[1].returns)

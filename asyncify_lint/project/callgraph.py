@@ -205,7 +205,9 @@ class Finding:
 class CallGraph:
     def __init__(self, summaries: dict[str, ModuleSummary], modules: dict) -> None:
         self.summaries = summaries
-        by_module = {s.module: s for s in summaries.values() if s.module}
+        # a module name two files share (two apps with an `app` package in one repository): the file
+        # the project's module map chose (the first listed), as for every other resolution
+        by_module = {name: summaries[entry[0]] for name, entry in modules.items() if entry[0] in summaries}
         self.resolver = Resolver(modules, by_module.get)
         self.functions: dict[str, FunctionSummary] = {}
         self.file_of: dict[str, str] = {}
@@ -236,6 +238,8 @@ class CallGraph:
         resolve = self.resolver.resolve
         for rel, s in self.summaries.items():
             for q, f in s.functions.items():
+                if q in self.functions and self.resolver.modules.get(s.module, (rel,))[0] != rel:
+                    continue  # a qualified name two files share: the module map's file keeps it
                 self.functions[q] = f
                 self.file_of[q] = rel
                 self.module_of[q] = s.module
@@ -448,8 +452,9 @@ class CallGraph:
         return None
 
     # -- per-file findings for the rules -----------------------------------------------------
-    def afy100(self, relpath: str) -> dict[tuple[int, int], str]:
-        out: dict[tuple[int, int], str] = {}
+    def afy100(self, relpath: str) -> dict[tuple[int, int, int, int], str]:
+        """(line, col, end line, end col) of a call in async code → the chain to a blocking call."""
+        out: dict[tuple[int, int, int, int], str] = {}
         s = self.summaries.get(relpath)
         if s is None or s.is_test:
             return out
@@ -468,7 +473,9 @@ class CallGraph:
                 names = [display(q, s.module, root=True)] + [display(c, self.module_of[c]) for c in chain]
                 last = self.file_of[chain[-1]]
                 text = " → ".join(names + [finding.text])  # type: ignore[attr-defined]
-                out.setdefault(e.site.pos, f"{text} ({last}:{finding.line})")  # type: ignore[attr-defined]
+                site = e.site
+                out.setdefault((site.line, site.col, site.end_line, site.end_col),
+                               f"{text} ({last}:{finding.line})")  # type: ignore[attr-defined]
         return out
 
     def afy402(self, relpath: str) -> dict[tuple[int, int], tuple[str, str, str | None]]:

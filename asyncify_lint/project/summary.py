@@ -33,7 +33,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 
-SUMMARY_VERSION = f"{__version__}-s5"
+SUMMARY_VERSION = f"{__version__}-s6"
 
 # Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
 # rewritten, and the function needs to become async either way).

@@ -109,13 +109,13 @@ target already in the identity map needs no SQL).
 Three fixes are offered, all unsafe:
 
 - For a lazy relationship read, or an attribute read after `commit()`, in an `async def` with a
-  session parameter: the whole expression of the statement that reads it (an expression statement,
-  an assigned, returned or iterated value, an `if`/`while` test) runs inside SQLAlchemy's greenlet:
-  `hero.teams.append(team)` becomes `await session.run_sync(lambda _: hero.teams.append(team))`. The
-  lazy load (or the refresh of the expired object) then happens exactly as in the sync app: the same
-  SQL, at the same point, only when the attribute is not loaded yet. Not offered when the expression
-  awaits, yields, binds a name (`:=`), or uses `super()`/`locals()`/`vars()`, whose meaning a lambda
-  changes.
+  session parameter: the read runs inside SQLAlchemy's greenlet: `hero.teams.append(team)` becomes
+  `(await session.run_sync(lambda _: hero.teams)).append(team)`. The lazy load (or the refresh of
+  the expired object) then happens exactly as in the sync app: the same SQL, at the same point of the
+  evaluation, only when the attribute is not loaded yet. Inside a comprehension or an f-string, the
+  whole expression of the statement (an expression statement, an assigned, returned or iterated
+  value, an `if`/`while` test) is wrapped instead; that is not offered when it awaits, yields, binds a
+  name (`:=`), or uses `super()`/`locals()`/`vars()`, whose meaning a lambda changes.
 - For a `select(Model)` written inline in the statement that produces the endpoint's return value:
   `.options(selectinload(Model.rel))` right after `select(Model)`. The relationship is then loaded
   with the query (one extra `SELECT ... IN`) instead of lazily during serialization, which yields the
@@ -138,6 +138,7 @@ import ast
 from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import fastapi, query
+from asyncify_lint.helpers.rewrites import needs_parentheses
 from asyncify_lint.helpers.sqla import function_def, is_session
 from asyncify_lint.registry import Rule, register
 
@@ -227,28 +228,6 @@ def _producer(ctx: FileContext, value: ast.AST) -> tuple[query.MappedClass, ast.
     return None
 
 
-_OPTIONAL = frozenset({"typing.Optional"})
-
-
-def _returned_class(ctx: FileContext, value: ast.AST) -> query.MappedClass | None:
-    """``await f(...)`` of a project function annotated to return one mapped instance (``-> M``,
-    ``-> M | None``, ``-> Optional[M]``)."""
-    if not (isinstance(value, ast.Await) and isinstance(value.value, ast.Call)):
-        return None
-    found = function_def(ctx, value.value.func)
-    if found is None or not isinstance(found[1], ast.AsyncFunctionDef) or found[1].returns is None:
-        return None
-    fctx, ann = found[0], found[1].returns
-    if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
-        sides = [x for x in (ann.left, ann.right) if not (isinstance(x, ast.Constant) and x.value is None)]
-        ann = sides[0] if len(sides) == 1 else ann
-    elif isinstance(ann, ast.Subscript) and fctx.qualname(ann.value) in _OPTIONAL:
-        ann = ann.slice
-    if not isinstance(ann, (ast.Name, ast.Attribute)):
-        return None
-    return query.mapped_class(fctx, ann)
-
-
 def _commits_session(ctx: FileContext, call: ast.Call) -> bool:
     """A call, given a session, of a project ``async def`` that awaits ``<parameter>.commit()``."""
     if not any(isinstance(a, ast.Name) and is_session(ctx, a) for a in
@@ -304,7 +283,7 @@ def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instan
                 if p is not None:
                     found[t.id] = Instance(t.id, p[0], value, p[1], n, many=p[2])
                 else:
-                    mc = _returned_class(ctx, value)
+                    mc = query.returned_mapped_class(ctx, value)
                     if mc is not None:
                         found[t.id] = Instance(t.id, mc, value, None, n, opaque=True)
     out = {k: v for k, v in found.items() if counts.get(k, 0) == 1}
@@ -594,15 +573,25 @@ _WRAPPABLE = {ast.Expr: "value", ast.Assign: "value", ast.AnnAssign: "value", as
 _SCOPE_SENSITIVE = frozenset({"super", "locals", "vars", "__class__"})
 
 
-def _run_in_greenlet(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.AST) -> Fix | None:
-    """``<expr with node>`` → ``await db.run_sync(lambda _: <expr with node>)``, the whole expression of
-    the statement (an expression statement, an assigned, returned or iterated value, an `if`/`while`
-    test): it runs in SQLAlchemy's greenlet, where the lazy load or the refresh of expired attributes
-    happens as in the sync app, with the same SQL at the same point."""
+_NESTED_CODE = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.JoinedStr)
+
+
+def _run_in_greenlet(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.Attribute) -> Fix | None:
+    """``obj.rel`` → ``await db.run_sync(lambda _: obj.rel)``: the read runs in SQLAlchemy's greenlet,
+    where the lazy load (or the refresh of an expired object) happens as in the sync app, with the same
+    SQL at the same point of the evaluation. Inside a comprehension or an f-string, the whole expression
+    of the statement is wrapped instead (an expression statement, an assigned, returned or iterated
+    value, an `if`/`while` test)."""
     session = _session_param(ctx, func)
     if session is None:
         return None
-    root = node
+    if not any(isinstance(a, _NESTED_CODE) for a in ctx.ancestors(node)):
+        param = "_session" if isinstance(node.value, ast.Name) and node.value.id == "_" else "_"
+        text = f"await {session}.run_sync(lambda {param}: {ctx.segment(node)})"
+        if needs_parentheses(ctx, node) and not ctx.is_parenthesized(node):
+            text = f"({text})"
+        return Fix([ctx.replace(node, text)], Applicability.UNSAFE)
+    root: ast.AST = node
     for a in ctx.ancestors(node):
         if isinstance(a, ast.stmt):
             field = _WRAPPABLE.get(type(a))

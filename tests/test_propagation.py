@@ -179,3 +179,38 @@ def test_sync_function_that_schedules_a_coroutine_stays_sync(tmp_path):
     """
     diags, _, _ = Run(str(tmp_path), textwrap.dedent(text), ["AFY402"], unsafe=True, name="mod.py").check()
     assert [(d.code, d.line) for d in diags] == [("AFY402", 14), ("AFY402", 18)]  # `wrapper`, `forgets`
+
+
+def test_coroutine_passed_to_a_project_function_that_awaits_it_is_not_missing_an_await(tmp_path):
+    text = """
+        import asyncio
+
+
+        async def close():
+            return 1
+
+
+        async def run_guarded(coro, *, note=""):
+            task = asyncio.create_task(coro)
+            return await asyncio.shield(task)
+
+
+        async def awaits_it(coro):
+            return await coro
+
+
+        async def forwards(c):
+            return await awaits_it(c)
+
+
+        async def ignores(coro):
+            return 2
+
+
+        async def main():
+            await run_guarded(close())
+            await awaits_it(coro=close())
+            await forwards(close())
+            await ignores(close())
+    """
+    assert _codes(tmp_path, text) == [("AFY401", 30)]  # only `ignores(close())`

@@ -156,6 +156,7 @@ class Linter:
                 changed |= self._fix_rule(state, rule)
             if not changed:
                 break
+        state.fix_context = None  # reused across this file's rules only: a run keeps no tree per file
         if state.text != before:
             self.project.set_overlay(state.relpath, state.text)
             return True

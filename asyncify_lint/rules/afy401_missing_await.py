@@ -34,7 +34,9 @@ async def read_user(db, user_id):
 The fix inserts `await` (with parentheses where precedence needs them: `(await f()).x`). It is safe
 when the call is an expression statement or the value of an assignment in an `async def`. Elsewhere
 in an `async def` (returned, passed to another function, part of an expression) it is unsafe: the
-coroutine might have been meant to be handed over unawaited. There is no fix inside a lambda, a
+coroutine might have been meant to be handed over unawaited. A coroutine handed to a runner
+(`create_task`, `gather`, `wait_for`...), or to a project function whose parameter receiving it is
+awaited or handed to a runner in its body (`await run_guarded(self.close())`), is not reported. There is no fix inside a lambda, a
 generator expression or a nested `def`, nor in sync code.
 """
 
@@ -43,6 +45,7 @@ import ast
 from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers.rewrites import add_await, can_await_here
+from asyncify_lint.helpers.sqla import function_def
 from asyncify_lint.project.callgraph import afy401_target, unawaited_calls_to
 from asyncify_lint.registry import Rule, register
 
@@ -77,7 +80,7 @@ _CONTAINERS = (ast.keyword, ast.Starred, ast.List, ast.Tuple, ast.Set, ast.ListC
                ast.comprehension, ast.IfExp)
 
 
-def _consumed(ctx: FileContext, node: ast.Call) -> bool:
+def _consumed(ctx: FileContext, node: ast.AST, depth: int = 0) -> bool:
     """The coroutine is handed to something that runs it: ``create_task(f())``, ``gather(*[f() ...])``."""
     child, p = node, ctx.parent(node)
     while isinstance(p, _CONTAINERS):
@@ -87,7 +90,38 @@ def _consumed(ctx: FileContext, node: ast.Call) -> bool:
     if _consumer_name(p.func) in CONSUMERS:
         return True
     # `executor.submit(asyncio.run, f())`, `loop.call_soon_threadsafe(asyncio.ensure_future, f())`
-    return any(a is not child and _consumer_name(a) in CONSUMERS for a in p.args)
+    if any(a is not child and _consumer_name(a) in CONSUMERS for a in p.args):
+        return True
+    return depth < 4 and _parameter_consumed(ctx, p, child, depth + 1)
+
+
+def _parameter_consumed(ctx: FileContext, call: ast.Call, arg: ast.AST, depth: int) -> bool:
+    """``await run_guarded(self.close())``: a project function whose parameter receiving the coroutine
+    is awaited, or handed to a runner, in its body."""
+    found = function_def(ctx, call.func)
+    if found is None:
+        return False
+    func = found[1]
+    a = func.args  # type: ignore[attr-defined]
+    positional = a.posonlyargs + a.args
+    name = None
+    if isinstance(arg, ast.keyword):
+        name = arg.arg
+    elif arg in call.args:
+        i = call.args.index(arg)
+        if any(isinstance(x, ast.Starred) for x in call.args[: i + 1]):
+            return False
+        if i < len(positional):
+            name = positional[i].arg
+    if name is None:
+        return False
+    fctx = found[0]
+    for n in ast.walk(func):
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
+            q = fctx.parent(n)
+            if isinstance(q, ast.Await) or _consumed(fctx, n, depth):
+                return True
+    return False
 
 
 def _handed_over(ctx: FileContext, node: ast.Call, func: ast.AST) -> bool:

@@ -408,7 +408,7 @@ def test_noqa(proj):
 # -- files that are never written ----------------------------------------------------------------
 
 TEST_FILES = ["tests/test_api.py", "test_views.py", "views_test.py", "conftest.py", "pkg/tests/sub/helpers.py",
-              "pkg/test/mod.py"]
+              "pkg/test/mod.py", "alembic/env.py", "pkg/migrations/versions/0001_init.py"]
 
 
 def test_test_files_are_checked_but_never_written(proj):
@@ -424,6 +424,32 @@ def test_test_files_are_checked_but_never_written(proj):
     reported = {m.group(1) for m in re.finditer(r"^(\S+):7:1: AFY301 endpoint", out, re.M)}
     assert reported == set(TEST_FILES)
     assert "[*]" not in out  # their fixes never apply
+
+
+def test_a_migration_environment_using_the_app_engine_is_reported_before_the_fix(proj):
+    """Alembic's env.py runs synchronously under the `alembic` command: read, never written, and its
+    uses of the engine the migration makes async are in the impact report."""
+    write(proj, "app/__init__.py", "")
+    write(proj, "app/db.py", "from sqlalchemy import create_engine\n\nengine = create_engine('sqlite:///./a.db')\n")
+    env = write(proj, "alembic/env.py", textwrap.dedent("""\
+        from alembic import context
+
+        from app.db import engine
+
+
+        def run_migrations_online():
+            with engine.connect() as connection:
+                context.configure(connection=connection)
+
+
+        run_migrations_online()
+        """))
+    before = env.read_text()
+    rc, out, err = run(".", "--fix", "--unsafe-fixes")
+    assert env.read_text() == before
+    assert ("alembic/env.py:7:10: AFY501 alembic/env.py:7 calls engine.connect() (the engine); after the "
+            "migration it is an AsyncEngine") in err
+    assert "create_async_engine" in (proj / "app" / "db.py").read_text()
 
 
 def test_non_python_files_are_never_written(proj):

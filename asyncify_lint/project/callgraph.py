@@ -527,6 +527,17 @@ class CallGraph:
                         elif site.kind == "use":
                             out[key] = (f"{where} uses {site.text}, which becomes a coroutine function after "
                                         "the migration")
+                elif k != FACTORY and site.kind == "call" and site.target.startswith("q:") and "." in site.target:
+                    # `engine.connect()`, `SessionLocal.begin()`: a method of an engine or session factory
+                    fk, fq = resolve(site.target.rsplit(".", 1)[0])
+                    if fk == FACTORY:
+                        mod, _, name = fq.rpartition(".")  # type: ignore[union-attr]
+                        owner = self.resolver.get_summary(mod)
+                        if owner is not None and not owner.is_test:
+                            kind = owner.factories[name]
+                            after = ("an AsyncEngine (its connections are awaited, `async with`)" if kind == "engine"
+                                     else "an async_sessionmaker")
+                            out[key] = f"{where} calls {site.text}() (the {kind}); after the migration it is {after}"
                 elif k == FACTORY:
                     mod, _, name = q.rpartition(".")  # type: ignore[union-attr]
                     owner = self.resolver.get_summary(mod)

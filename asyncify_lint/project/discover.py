@@ -30,7 +30,9 @@ DEFAULT_EXCLUDE = (
     "__pypackages__",
 )
 
-DEFAULT_TEST_PATTERNS = ("tests/", "test/", "test_*.py", "*_test.py", "conftest.py")
+# Read for analysis, never written: tests, and the database migration environments (Alembic's
+# `env.py` and revisions run synchronously by the `alembic` command, outside the app).
+DEFAULT_TEST_PATTERNS = ("tests/", "test/", "test_*.py", "*_test.py", "conftest.py", "alembic/", "migrations/")
 
 
 def find_root(start: str) -> str:

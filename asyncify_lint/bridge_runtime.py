@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session
 
 __all__ = ["sync_bridge", "sync_bridge_endpoint"]
 
-# The methods AsyncSession has as coroutines; the rest (add, expunge, in_transaction...) are sync on both.
+# The methods AsyncSession (and SQLModel's, with `exec`) has as coroutines; the rest (add, expunge,
+# in_transaction...) are sync on both.
 _AWAITED = frozenset({
-    "close", "commit", "connection", "delete", "execute", "flush", "get", "get_one", "invalidate", "merge",
+    "close", "commit", "connection", "delete", "exec", "execute", "flush", "get", "get_one", "invalidate", "merge",
     "refresh", "reset", "rollback", "scalar", "scalars",
 })
 

@@ -6,7 +6,7 @@ Asserted for every app:
 - every non-test .py file compiles; test files and non-Python files are byte-identical;
 - a second `--fix` changes nothing;
 - every endpoint and dependency is `async def` and every session is an AsyncSession
-  (no AFY301/AFY302/AFY202 left), and no diagnostic with an applicable fix remains;
+  (no AFY301/AFY302/AFY202 left but the MANUAL ones), and no diagnostic with an applicable fix remains;
 - the diagnostics that remain are the manual ones listed in MANUAL (no automatic fix exists);
 - the failing tests are exactly the ones the test-impact report (AFY501, printed before the fix)
   named, plus the ones listed in KNOWN_FAILURES with the manual diagnostic that explains them.
@@ -44,6 +44,11 @@ MANUAL = {
     },
     "sqlmodel_app": set(),
     "tied": None,  # tests tied to the sync API: see KNOWN_FAILURES and the AFY501 report
+    # the full-stack FastAPI template's layout; its conftest uses the sync engine (AFY501), and a
+    # start-up script opens a sync Session on an Engine parameter it is passed (no fix)
+    "fullstack": {
+        ("AFY202", "app/backend_pre_start.py"),
+    },
 }
 
 # Tests that fail after the migration although the impact report did not name them, each explained
@@ -71,9 +76,11 @@ def _snapshot(root: Path) -> dict[str, bytes]:
 
 
 def _is_test_path(rel: str) -> bool:
+    """The tool's default test paths: read, never written (migration environments included)."""
     parts = Path(rel).parts
     name = parts[-1]
-    return "tests" in parts[:-1] or name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+    return (any(d in ("tests", "test", "alembic", "migrations") for d in parts[:-1]) or name.startswith("test_")
+            or name.endswith("_test.py") or name == "conftest.py")
 
 
 def _tool(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -156,7 +163,9 @@ def test_migrate_app(app, tmp_path):
 
     report = json.loads(_tool(root, "--format", "json", "--unsafe-fixes", ".").stdout)
     remaining = [d for d in report if not _is_test_path(d["filename"])]
-    assert not [d for d in remaining if d["code"] in ("AFY301", "AFY302", "AFY202")], remaining
+    manual = MANUAL.get(app) or set()
+    assert not [d for d in remaining if d["code"] in ("AFY301", "AFY302", "AFY202")
+                and (d["code"], d["filename"]) not in manual], remaining
     assert not [d for d in remaining if d["fix"] and d["fix"]["applies"]], remaining
     if MANUAL.get(app) is not None:
         assert {(d["code"], d["filename"]) for d in remaining} == MANUAL[app], remaining
@@ -192,7 +201,7 @@ def test_blockbuster_catches_a_blocking_call_on_the_loop(tmp_path):
 
 
 # Tests each app's suite fails with `--strategy bridge` (tied: none; the others: their KNOWN_FAILURES).
-BRIDGE_FAILURES = {"tied": set()}
+BRIDGE_FAILURES = {"tied": set(), "fullstack": set()}
 
 
 @pytest.mark.e2e
@@ -220,7 +229,9 @@ def test_bridge_strategy(app, tmp_path):
 
     report = json.loads(_tool(root, "--format", "json", ".").stdout)
     remaining = [d for d in report if not _is_test_path(d["filename"])]
-    assert not [d for d in remaining if d["code"] in ("AFY301", "AFY302", "AFY202", "AFY201")], remaining
+    manual = MANUAL.get(app) or set()
+    assert not [d for d in remaining if d["code"] in ("AFY301", "AFY302", "AFY202", "AFY201")
+                and (d["code"], d["filename"]) not in manual], remaining
 
     proc, failed = _run_tests(root, tmp_path)
     assert failed == BRIDGE_FAILURES.get(app, KNOWN_FAILURES.get(app, set())), proc.stdout[-4000:]

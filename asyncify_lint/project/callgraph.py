@@ -28,6 +28,7 @@ from asyncify_lint.project.summary import (
     AWAITED,
     HANDED,
     EXEMPT,
+    MAIN_GUARD,
     IN_GENEXP,
     IN_LAMBDA,
     CallSite,
@@ -446,6 +447,8 @@ class CallGraph:
         callers = [e for e in self.callers.get(q, ()) if self._live_edge(e)]
         for e in callers:
             if e.caller is None and not self.summaries[e.relpath].is_test:
+                if e.site.flags & MAIN_GUARD and e.relpath == self.file_of[q]:
+                    continue  # a script's entry point: the fix runs it with asyncio.run()
                 return f"it is called at module level ({e.relpath}:{e.site.line})"
         if callers and all(self.summaries[e.relpath].is_test for e in callers):
             return "it is called from test files only (tests are not rewritten)"
@@ -478,15 +481,20 @@ class CallGraph:
                                f"{text} ({last}:{finding.line})")  # type: ignore[attr-defined]
         return out
 
-    def afy402(self, relpath: str) -> dict[tuple[int, int], tuple[str, str, str | None]]:
-        """(line, col) of a def → (name, why, blocked reason)."""
+    def afy402(self, relpath: str) -> dict[tuple[int, int], tuple[str, str, str | None, list]]:
+        """(line, col) of a def → (name, why, blocked reason, the spans of its calls in this file's
+        `if __name__ == "__main__":` block, which the fix runs with asyncio.run())."""
         out = {}
         s = self.summaries.get(relpath)
         if s is None or s.is_test:
             return out
         for q, f in s.functions.items():
             if q in self.must_async:
-                out[(f.line, f.col)] = (display(q, s.module, root=True), self.must_async[q], self.blocked.get(q))
+                entry = [(e.site.line, e.site.col, e.site.end_line, e.site.end_col) for e in self.callers.get(q, ())
+                         if e.caller is None and e.relpath == relpath and e.site.flags & MAIN_GUARD
+                         and self._live_edge(e)]
+                out[(f.line, f.col)] = (display(q, s.module, root=True), self.must_async[q], self.blocked.get(q),
+                                        entry)
         return out
 
     def becomes_async(self, q: str) -> bool:

@@ -33,7 +33,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 
-SUMMARY_VERSION = f"{__version__}-s6"
+SUMMARY_VERSION = f"{__version__}-s7"
 
 # Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
 # rewritten, and the function needs to become async either way).
@@ -68,9 +68,20 @@ IN_LAMBDA = 4
 IN_GENEXP = 8
 ARGUMENT = 16  # the call is an argument of another call
 HANDED = 32  # the result is stored in a name the function awaits or passes to a call
+MAIN_GUARD = 64  # at module level, in the body of `if __name__ == "__main__":` (a script's entry point)
 
 
 _EMPTY: frozenset = frozenset()
+
+
+def _is_main_guard(node: ast.If) -> bool:
+    """``if __name__ == "__main__":`` (either operand order)."""
+    t = node.test
+    if not (isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)):
+        return False
+    sides = [t.left, t.comparators[0]]
+    return any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides) and any(
+        isinstance(x, ast.Constant) and x.value == "__main__" for x in sides)
 
 
 class CallSite(NamedTuple):
@@ -442,6 +453,8 @@ class _Builder:
                 flags |= IN_LAMBDA
             elif t is ast.GeneratorExp:
                 flags |= IN_GENEXP
+            elif t is ast.If and _is_main_guard(p) and child in p.body:  # type: ignore[attr-defined]
+                flags |= MAIN_GUARD
             child = p
             p = parents.get(id(p))
         return None, flags

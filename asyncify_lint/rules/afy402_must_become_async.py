@@ -40,7 +40,10 @@ async def get_user_name(db: AsyncSession, user_id: int):
 ```
 
 ## Fix safety
-The fix turns `def` into `async def` and is unsafe: every caller now receives a coroutine. The
+The fix turns `def` into `async def` and is unsafe: every caller now receives a coroutine. A call of
+the function in its module's `if __name__ == "__main__":` block (a script's entry point, `main()`
+or `sys.exit(main())`) becomes `asyncio.run(main())` in the same fix: the script still runs it to
+completion, on a new event loop. The
 callers in async code are then fixed by AFY401 (which adds `await`), the sync ones are reported by
 this rule in turn, in the following passes of the same `--fix` run. Tests calling the function are
 reported by AFY501 and are never rewritten.
@@ -48,8 +51,9 @@ reported by AFY501 and are never rewritten.
 
 import ast
 
-from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
+from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
+from asyncify_lint.helpers import blocking
 from asyncify_lint.helpers.rewrites import make_async
 from asyncify_lint.project.callgraph import graph_for
 from asyncify_lint.registry import Rule, register
@@ -86,8 +90,24 @@ def check(ctx: FileContext, node: ast.FunctionDef):
     entry = _findings(ctx).get((node.lineno, node.col_offset))
     if entry is None:
         return
-    name, why, reason = entry
+    name, why, reason, entry_calls = entry
     if reason is not None:
         yield RULE.at(ctx, node, name=name, why=why, blocked=f"; no automatic fix: {reason}")
-    else:
-        yield RULE.at(ctx, node, Fix([make_async(ctx, node)], Applicability.UNSAFE), name=name, why=why, blocked="")
+        return
+    edits, imports = [make_async(ctx, node)], []
+    if entry_calls:
+        found = blocking.asyncio_ref(ctx, "run", node)
+        spans = set(entry_calls)
+        calls = [c for c in ctx.nodes if isinstance(c, ast.Call)
+                 and (c.lineno, c.col_offset, c.end_lineno, c.end_col_offset) in spans]
+        if found is None or len(calls) != len(spans):
+            yield RULE.at(ctx, node, name=name, why=why,
+                          blocked="; no automatic fix: its call in `if __name__ == \"__main__\":` cannot be "
+                                  "wrapped in `asyncio.run()` here")
+            return
+        ref, req = found
+        if req is not None:
+            imports.append(req)
+        for c in calls:
+            edits += [Edit(ctx.start(c), ctx.start(c), f"{ref}("), Edit(ctx.end(c), ctx.end(c), ")")]
+    yield RULE.at(ctx, node, Fix(edits, Applicability.UNSAFE, imports), name=name, why=why, blocked="")

@@ -499,3 +499,30 @@ def test_a_module_name_two_files_share_resolves_to_the_same_file_everywhere(tmp_
     assert g.file_of["shop.crud.get"] == os.path.join("examples", "shop", "shop", "crud.py")
     assert list(g.afy100(os.path.join("examples", "shop", "shop", "main.py")).values()) == [
         "ep → crud.get → time.sleep (examples/shop/shop/crud.py:4)"]
+
+
+def test_retry_decorators_that_await_coroutines_do_not_block_the_conversion(tmp_path):
+    p = make(tmp_path, {
+        "app/__init__.py": "",
+        "app/db.py": "from sqlalchemy import create_engine\nfrom sqlalchemy.orm import Session\n\n"
+                     "engine = create_engine('sqlite://')\n",
+        "app/work.py": """
+            from functools import lru_cache
+
+            from sqlalchemy.orm import Session
+            from tenacity import retry, stop_after_attempt
+
+
+            @retry(stop=stop_after_attempt(3))
+            def ping(db: Session) -> None:
+                db.commit()
+
+
+            @lru_cache
+            def cached(db: Session) -> None:
+                db.commit()
+            """,
+    })
+    g = p.graph
+    assert "app.work.ping" in g.must_async and "app.work.ping" not in g.blocked
+    assert "lru_cache" in g.blocked["app.work.cached"]

@@ -42,7 +42,9 @@ FUNC, CLASS, EXT, UNKNOWN, FACTORY, MODULE = "func", "class", "ext", "unknown", 
 OK_DECORATORS = frozenset(
     {"builtins.staticmethod", "builtins.classmethod", "abc.abstractmethod", "typing.overload", "typing.override",
      "typing_extensions.override", "typing.final", "typing_extensions.final", "functools.wraps",
-     "contextlib.asynccontextmanager"}
+     "contextlib.asynccontextmanager",
+     # retry decorators that detect coroutine functions and await them (tenacity >= 5, backoff >= 1.4)
+     "tenacity.retry", "backoff.on_exception", "backoff.on_predicate"}
 )
 PROPERTY_DECORATORS = frozenset({"builtins.property", "functools.cached_property", "abc.abstractproperty"})
 CONTEXT_MANAGERS = frozenset({"contextlib.contextmanager"})

@@ -83,6 +83,15 @@ class Bridge:
                 self._ctx[key] = None  # type: ignore[assignment]
         return self._ctx[key]
 
+    def app_contexts(self):
+        """(relpath, context) of every app (non-test) Python file being fixed, as it is now."""
+        for rel, st in self.states.items():
+            if st.is_test or not rel.endswith(".py"):
+                continue
+            ctx = self.ctx(rel)
+            if ctx is not None:
+                yield rel, ctx
+
     def split(self, qualname: str | None) -> tuple[str, str] | None:
         """(app module, name) for ``pkg.mod.name`` when ``pkg.mod`` is a non-test module of the project."""
         if not qualname or "." not in qualname:
@@ -232,9 +241,8 @@ class Bridge:
         return True
 
     def _star_importer(self, module: str) -> str | None:
-        for rel, st in self.states.items():
-            ctx = None if st.is_test else self.ctx(rel)
-            if ctx is None or "*" not in ctx.source.text:
+        for rel, ctx in self.app_contexts():
+            if "*" not in ctx.source.text:
                 continue
             for node in ctx.nodes:
                 if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
@@ -295,12 +303,7 @@ class Bridge:
         """Every app reference to ``module.name`` now names the async twin (tests are never written)."""
         module, name = key
         target = f"{module}.{name}"
-        for rel, st in self.states.items():
-            if st.is_test or not rel.endswith(".py"):
-                continue
-            ctx = self.ctx(rel)
-            if ctx is None:
-                continue
+        for rel, ctx in self.app_contexts():
             own = self.project.modules.get(module, ("",))[0] == rel
             binding = ctx.module_scope.bindings.get(name) if own else None
             edits = []
@@ -339,12 +342,7 @@ class Bridge:
     def _plan_endpoint_bridges(self, key: tuple[str, str], bridged: dict) -> int:
         target = ".".join(key)
         count = 0
-        for rel, st in self.states.items():
-            if st.is_test or not rel.endswith(".py"):
-                continue
-            ctx = self.ctx(rel)
-            if ctx is None:
-                continue
+        for rel, ctx in self.app_contexts():
             for node in ctx.nodes:
                 if not isinstance(node, ast.AsyncFunctionDef) or bridged.get(rel, {}).get(node):
                     continue

@@ -115,3 +115,34 @@ class Run:
 
 def reset(tmpdir: str) -> None:
     shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+# -- whole trees and in-process CLI runs (project fixtures, the bridge) ---------------------------
+TREE_SKIP_DIRS = {".asyncify_cache", "__pycache__", ".pytest_cache"}
+
+
+def tree_bytes(root: str) -> dict[str, bytes]:
+    """Every file below ``root`` (caches skipped), by its /-separated relative path."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in TREE_SKIP_DIRS)
+        for f in sorted(filenames):
+            p = os.path.join(dirpath, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root).replace(os.sep, "/")] = fh.read()
+    return out
+
+
+def run_cli(args: list[str], cwd: str, capsys) -> tuple[int, str, str]:
+    """The CLI in-process with ``cwd`` as the current directory: (exit code, stdout, stderr)."""
+    from asyncify_lint import cli
+
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        capsys.readouterr()
+        code = cli.main(args)
+        out, err = capsys.readouterr()
+    finally:
+        os.chdir(old)
+    return code, out, err

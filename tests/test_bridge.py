@@ -13,7 +13,8 @@ import warnings
 
 import pytest
 
-from asyncify_lint import bridge_runtime, cli
+from asyncify_lint import bridge_runtime
+from harness import run_cli, tree_bytes
 
 sqlalchemy = pytest.importorskip("sqlalchemy")
 pytest.importorskip("aiosqlite")
@@ -179,27 +180,8 @@ def test_endpoint_form_with_an_overridden_sync_session(tmp_path):
 
 
 # -- the planner ---------------------------------------------------------------------------------
-def _run(args: list[str], cwd: str, capsys) -> tuple[int, str, str]:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        capsys.readouterr()
-        code = cli.main(args)
-        out, err = capsys.readouterr()
-    finally:
-        os.chdir(old)
-    return code, out, err
-
-
-def _tree(root: str) -> dict[str, bytes]:
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", ".asyncify_cache", ".pytest_cache"))
-        for f in sorted(filenames):
-            p = os.path.join(dirpath, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, root).replace(os.sep, "/")] = fh.read()
-    return out
+_run = run_cli
+_tree = tree_bytes
 
 
 def test_tied_app_byte_exact(tmp_path, capsys, request):

@@ -15,47 +15,27 @@ import shutil
 
 import pytest
 
-from asyncify_lint import cli
-from harness import parse_annotations
+from harness import TREE_SKIP_DIRS, parse_annotations, run_cli, tree_bytes
 
 HERE = os.path.dirname(__file__)
 PROJECTS = os.path.join(HERE, "fixtures", "projects")
 CHECK_SELECT = "AFY100,AFY401,AFY402,AFY501"
 FIX_ARGS = ["--fix", "--unsafe-fixes", "--select", "AFY4", "--exit-zero"]
-SKIP_DIRS = {".asyncify_cache", "__pycache__", ".pytest_cache"}
+SKIP_DIRS = TREE_SKIP_DIRS
 
 NAMES = sorted(
     n for n in os.listdir(PROJECTS) if os.path.isdir(os.path.join(PROJECTS, n)) and not n.endswith(".fixed")
 )
 
 
-def _tree(root: str) -> dict[str, bytes]:
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-        for f in sorted(filenames):
-            p = os.path.join(dirpath, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, root).replace(os.sep, "/")] = fh.read()
-    return out
+_tree = tree_bytes
+_run = run_cli
 
 
 def _copy(name: str, tmp_path) -> str:
     dst = str(tmp_path / name)
     shutil.copytree(os.path.join(PROJECTS, name), dst, ignore=shutil.ignore_patterns(*SKIP_DIRS))
     return dst
-
-
-def _run(args: list[str], cwd: str, capsys) -> tuple[int, str, str]:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        capsys.readouterr()
-        code = cli.main(args)
-        out, err = capsys.readouterr()
-    finally:
-        os.chdir(old)
-    return code, out, err
 
 
 def _diff_trees(expected: dict[str, bytes], actual: dict[str, bytes]) -> str:

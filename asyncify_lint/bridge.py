@@ -406,17 +406,23 @@ class Bridge:
 
     # -- applying ------------------------------------------------------------------------------
     def apply(self) -> None:
+        """All the bridge's edits, or none: a twin without its renames (or the reverse) breaks the app."""
+        texts = {}
         for rel, fixes in self.fixes.items():
-            ctx = self.ctx(rel)
             st = self.states[rel]
-            new = apply_fixes(ctx, fixes)
             try:
+                new = apply_fixes(self.ctx(rel), fixes)  # type: ignore[arg-type]
                 compile(new, st.display, "exec", dont_inherit=True)
-            except SyntaxError as exc:
+            except (SyntaxError, ValueError) as exc:
                 st.errors.append(f"{st.display}: internal error: the bridge produced code that does not compile "
-                                 f"({exc.msg}, line {exc.lineno}); it was not applied")
-                continue
-            st.text = new
+                                 f"({getattr(exc, 'msg', exc)}); no bridge edit was applied")
+                self.new_files.clear()
+                self.covered.clear()
+                self.kept.clear()
+                return
+            texts[rel] = new
+        for rel, new in texts.items():
+            self.states[rel].text = new
             self.project.set_overlay(rel, new)
 
 

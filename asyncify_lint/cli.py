@@ -211,15 +211,22 @@ def _main(argv: list[str]) -> int:
                     changed = True
             if not changed:
                 break
+        done = None
         if settings.strategy == "bridge":
-            done = bridge(linter, states)
+            try:
+                done = bridge(linter, states)
+            except Exception as exc:  # a bug in the bridge must not lose the migration or print a traceback
+                print(f"asyncify-lint: error: internal error in the bridge: {type(exc).__name__}: {exc}; "
+                      "the migration is written without it", file=sys.stderr)
+                exit_code = EXIT_ERROR
+        if done is not None:
             relpaths = {st.display: st.relpath for st in states}
             report = [d for d in report if (relpaths.get(d.path, d.path), d.line, d.col) not in done.covered]
             new_files = done.new_files
         # the test-impact report comes first, before anything is written
         for d in report:
             print(_format_text(d, False), file=sys.stderr)
-        if settings.strategy == "bridge":
+        if done is not None:
             for line in done.kept:
                 print(f"asyncify-lint: bridge: {line}", file=sys.stderr)
             for note in done.notes:

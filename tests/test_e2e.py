@@ -62,8 +62,9 @@ MANUAL = {
 KNOWN_FAILURES = {
     "layered": {
         # AFY100: place_order calls notify.send_receipt, which writes a file (blocking) and reads lazy
-        # relationships of the order (a sync helper: no greenlet); offloading it needs the relationships
-        # eager-loaded first, a reviewed change
+        # relationships of the order: AFY206 runs it in the session's greenlet (all 16 tests pass without
+        # blockbuster), where its file I/O still blocks the loop; offloading it to a thread needs the
+        # relationships eager-loaded first, a reviewed change
         "tests/test_orders.py::test_place_order",
         "tests/test_orders.py::test_orders_are_private",  # places an order first
         "tests/test_orders.py::test_receipt",  # places an order first

@@ -150,6 +150,10 @@ def _no_offload(ctx: FileContext, call: ast.Call) -> str | None:
         f = ctx.enclosing_function(call)
         if isinstance(f, ast.FunctionDef):
             return f"`{f.name}` is not an `async def` yet (the offload is offered once it is)"
+        runner = ctx.parent(f) if isinstance(f, ast.Lambda) else None
+        if isinstance(runner, ast.Call) and isinstance(runner.func, ast.Attribute) and runner.func.attr == "run_sync":
+            return ("it runs in the session's greenlet (`run_sync`), on the event loop, because it reads lazy "
+                    "relationships (AFY206); a worker thread needs them eager-loaded first")
         return "it is in a lambda or a generator expression, not directly in the body of an `async def`"
     used = blocking.used_as_iterable_or_cm(ctx, call)
     if used:

@@ -5,13 +5,18 @@ Checks, in `async def` functions, for reads that make SQLAlchemy emit SQL implic
 
 - a relationship attribute with the default `lazy="select"` read on an object known to be an
   instance of a mapped class (from `Model(...)`, `await db.get(Model, ...)`, a `select(Model)`
-  result, an annotation) that was loaded without an eager-load option for it;
+  result, an annotation, or a project function annotated to return one, when that function does
+  not name the relationship in a loader option or a refresh) that was loaded without an eager-load
+  option for it. A name assigned several times by statements of the function's own body holds, at
+  each read, what the last of them gave;
 - an attribute of such an object read after `await db.commit()` with no `await db.refresh(obj)` in
   between (the commit expired it), unless every session of the project is made with
   `expire_on_commit=False`. A call of a project `async def` that is passed the session and awaits
   `<its parameter>.commit()` counts as a commit, and an object returned by a project `async def`
   annotated `-> Model` (or `Model | None`) is checked for this (not for lazy relationships: how the
   function loaded it is not visible here);
+- a call of a sync project function with such an object, which reads one of its lazy relationships
+  (in its body, or in a project helper it passes the object on to): the load happens in sync code;
 - an endpoint returning such an object (or a list of them) whose `response_model` (or return
   annotation) has a field named after a lazy relationship of the returned class: serialization
   reads it.
@@ -110,9 +115,11 @@ Three fixes are offered, all unsafe:
 
 - For a lazy relationship read, or an attribute read after `commit()`, in an `async def` with a
   session parameter: the read runs inside SQLAlchemy's greenlet: `hero.teams.append(team)` becomes
-  `(await session.run_sync(lambda _: hero.teams)).append(team)`. The lazy load (or the refresh of
-  the expired object) then happens exactly as in the sync app: the same SQL, at the same point of the
-  evaluation, only when the attribute is not loaded yet. Inside a comprehension or an f-string, the
+  `(await session.run_sync(lambda _: hero.teams)).append(team)`, and a sync helper that reads them
+  is called there: `await session.run_sync(lambda _: notify.send_receipt(order))`. The lazy load (or
+  the refresh of the expired object) then happens exactly as in the sync app: the same SQL, at the
+  same point of the evaluation, only when the attribute is not loaded yet. (A helper that also blocks,
+  on a file or the network, then blocks the loop there: AFY100 reports it.) Inside a comprehension or an f-string, the
   whole expression of the statement (an expression statement, an assigned, returned or iterated
   value, an `if`/`while` test) is wrapped instead; that is not offered when it awaits, yields, binds a
   name (`:=`), or uses `super()`/`locals()`/`vars()`, whose meaning a lambda changes.
@@ -252,6 +259,7 @@ def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instan
         return ctx.cache[key]
     counts: dict[str, int] = {}
     found: dict[str, Instance] = {}
+    steps: dict[str, list[tuple[int, Instance | None]]] = {}
     for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs:
         if a.annotation is not None and isinstance(a.annotation, (ast.Name, ast.Attribute)):
             mc = query.mapped_class(ctx, a.annotation)
@@ -278,17 +286,44 @@ def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instan
             for name in ast.walk(t):
                 if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store):  # not `user.items = ...`
                     counts[name.id] = counts.get(name.id, 0) + 1
-            if isinstance(t, ast.Name) and value is not None:
+            if not isinstance(t, ast.Name):
+                continue
+            inst = None
+            if value is not None:
                 p = _producer(ctx, value)
                 if p is not None:
-                    found[t.id] = Instance(t.id, p[0], value, p[1], n, many=p[2])
+                    inst = Instance(t.id, p[0], value, p[1], n, many=p[2])
                 else:
                     mc = query.returned_mapped_class(ctx, value)
                     if mc is not None:
-                        found[t.id] = Instance(t.id, mc, value, None, n, opaque=True)
+                        inst = Instance(t.id, mc, value, None, n, opaque=True)
+            if inst is not None:
+                found[t.id] = inst
+            if isinstance(n, (ast.Assign, ast.AnnAssign)) and any(n is b for b in func.body):
+                steps.setdefault(t.id, []).append((ctx.end(n), inst))
     out = {k: v for k, v in found.items() if counts.get(k, 0) == 1}
+    # a name assigned several times, each time by a statement of the function's own body (no branch in
+    # between): at a read, it holds what the last assignment before it gave
+    ctx.cache[key + ":steps"] = {k: v for k, v in steps.items() if counts.get(k, 0) == len(v) > 1}
     ctx.cache[key] = out
     return out
+
+
+def _instance_at(ctx: FileContext, func: ast.AsyncFunctionDef, name: str, at: int) -> Instance | None:
+    """The instance ``name`` holds at offset ``at`` of ``func`` (None: not a known mapped instance)."""
+    inst = _instances(ctx, func).get(name)
+    if inst is not None:
+        return inst
+    current = None
+    for end, step in ctx.cache.get(f"afy206:{id(func)}:steps", {}).get(name, ()):
+        if end <= at:
+            current = step
+    return current
+
+
+def _transient(inst: Instance) -> bool:
+    """Made by the mapped class's constructor (``Model(...)``) in this function."""
+    return isinstance(inst.producer, ast.Call) and inst.select is None and not isinstance(inst.bound, ast.arg)
 
 
 def _eager(inst: Instance, rel: str) -> bool:
@@ -355,9 +390,23 @@ def _remedy(inst: Instance, rel: str, session: str) -> str:
         return f"add `selectinload({m}.{rel})` to the query"
     if inst.select is not None:
         return f"add `selectinload({m}.{rel})` to the query, or `await {session}.refresh({inst.name}, [\"{rel}\"])`"
+    if inst.opaque:
+        return (f"eager-load it (`selectinload({m}.{rel})`) where `{ctx_segment_call(inst)}` queries it, or "
+                f"`await {session}.refresh({inst.name}, [\"{rel}\"])`")
     if isinstance(inst.producer, ast.Await):
         return f"pass `options=[selectinload({m}.{rel})]` to `get`, or `await {session}.refresh({inst.name}, [\"{rel}\"])`"
     return f"use `await {session}.refresh({inst.name}, [\"{rel}\"])` or `await {inst.name}.awaitable_attrs.{rel}` (AsyncAttrs)"
+
+
+def ctx_segment_call(inst: Instance) -> str:
+    """``crud.get_user()`` for an instance returned by ``await crud.get_user(db, 1)``."""
+    call = inst.producer.value if isinstance(inst.producer, ast.Await) else None
+    func = call.func if isinstance(call, ast.Call) else None
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return f"{func.value.id}.{func.attr}()"
+    if isinstance(func, ast.Name):
+        return f"{func.id}()"
+    return "the function"
 
 
 def _session_name(ctx: FileContext, func: ast.AST) -> str:
@@ -372,6 +421,7 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
     insts = _instances(ctx, func)
     session = _session_name(ctx, func)
     commits = [ctx.end(c) for c in _session_calls(ctx, func, "commit")]
+    flushes = [ctx.end(c) for c in _session_calls(ctx, func, "flush")]
     commits += [ctx.end(n.value) for n in _walk_own(func) if isinstance(n, ast.Await) and isinstance(n.value, ast.Call)
                 and isinstance(n.value.func, (ast.Name, ast.Attribute)) and _commits_session(ctx, n.value)]
     expire_known_false = None
@@ -379,15 +429,19 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
     for n in _walk_own(func):
         if not (isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) and isinstance(n.value, ast.Name)):
             continue
-        inst = insts.get(n.value.id)
+        at = ctx.start(n)
+        inst = _instance_at(ctx, func, n.value.id, at)
         if inst is None or ctx.lookup(n.value.id, n) is None:
             continue
-        at = ctx.start(n)
         if isinstance(inst.bound, ast.stmt) and at < ctx.end(inst.bound) and not isinstance(inst.bound, (ast.For, ast.AsyncFor)):
             continue
         rel, lazy = n.attr, inst.mc.relationships.get(n.attr)
-        if lazy == "select" and not inst.opaque:
+        if lazy == "select":
             if _eager(inst, rel) or any(r < at for r in _refreshes(ctx, func, inst.name, rel)):
+                continue
+            if _transient(inst) and not any(ctx.end(inst.bound) < c < at for c in commits + flushes):
+                continue  # `Model(...)` not flushed yet: it has no row, its collections start empty
+            if inst.opaque and _loaded_by_producer(ctx, inst, rel):
                 continue
             if (inst.name, rel) in reported:
                 continue
@@ -422,7 +476,99 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
         yield RULE.at(ctx, n, wrap, what=f"`{inst.name}.{n.attr}`, read after `commit()` expired `{inst.name}`,",
                       remedy=f"add `await {session}.refresh({inst.name})` after the commit", rel=f"{inst.name}.{n.attr}",
                       model="")
+    yield from _helper_lazy_reads(ctx, func, insts, session)
     yield from _response_model(ctx, func, {k: v for k, v in insts.items() if not v.opaque})
+
+
+def _loaded_by_producer(ctx: FileContext, inst: Instance, rel: str) -> bool:
+    """The project function that returned ``inst`` names ``rel`` in a loader option or a refresh (it
+    may load it eagerly), or cannot be read."""
+    producer = inst.producer
+    if not (isinstance(producer, ast.Await) and isinstance(producer.value, ast.Call)):
+        return True
+    found = function_def(ctx, producer.value.func)
+    if found is None:
+        return True
+    for n in ast.walk(found[1]):
+        if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
+            fname = n.func.attr if isinstance(n.func, ast.Attribute) else n.func.id
+            if fname in query.EAGER_OPTIONS or fname in ("options", "refresh"):
+                if any((isinstance(m, ast.Attribute) and m.attr == rel) or (isinstance(m, ast.Constant) and m.value == rel)
+                       for m in ast.walk(n)):
+                    return True
+    return False
+
+
+def _helper_reads(fctx: FileContext, func: ast.FunctionDef, param: str, mc: query.MappedClass,
+                  depth: int = 0) -> tuple[str, str] | None:
+    """(relationship, where) when the sync ``func`` reads a lazy relationship of its parameter ``param``
+    (a ``mc`` instance), in its body or in a project helper it passes ``param`` to (a few levels)."""
+    for n in _walk_own(func):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == param \
+                and isinstance(n.ctx, ast.Load) and mc.relationships.get(n.attr) == "select":
+            return n.attr, func.name
+    if depth >= 3:
+        return None
+    for n in _walk_own(func):
+        if not isinstance(n, ast.Call):
+            continue
+        found = _bound_parameter(fctx, n, lambda a: isinstance(a, ast.Name) and a.id == param)
+        if found is not None:
+            hit = _helper_reads(found[0], found[1], found[2], mc, depth + 1)
+            if hit is not None:
+                return hit[0], f"{func.name} → {hit[1]}"
+    return None
+
+
+def _bound_parameter(ctx: FileContext, call: ast.Call, match) -> tuple[FileContext, ast.FunctionDef, str] | None:
+    """The project sync ``def`` ``call`` calls and the name of its parameter that receives the first
+    argument ``match`` accepts."""
+    found = function_def(ctx, call.func)
+    if found is None or not isinstance(found[1], ast.FunctionDef):
+        return None
+    fctx, fdef = found
+    positional = fdef.args.posonlyargs + fdef.args.args
+    for i, a in enumerate(call.args):
+        if isinstance(a, ast.Starred):
+            return None
+        if match(a) and i < len(positional):
+            return fctx, fdef, positional[i].arg
+    names = {p.arg for p in positional + fdef.args.kwonlyargs}
+    for k in call.keywords:
+        if k.arg in names and match(k.value):
+            return fctx, fdef, k.arg
+    return None
+
+
+def _helper_lazy_reads(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[str, Instance], session: str):
+    """A sync project function called with a mapped instance, which reads one of its lazy relationships:
+    the load happens in sync code, outside the session's greenlet."""
+    for n in _walk_own(func):
+        if not isinstance(n, ast.Call) or isinstance(ctx.parent(n), ast.Await):
+            continue
+        args = [a for a in list(n.args) + [k.value for k in n.keywords] if isinstance(a, ast.Name)]
+        for name in dict.fromkeys(a.id for a in args):
+            inst = _instance_at(ctx, func, name, ctx.start(n))
+            if inst is None:
+                continue
+            found = _bound_parameter(ctx, n, lambda a, name=name: isinstance(a, ast.Name) and a.id == name)
+            if found is None or ctx.lookup(name, n) is None or ctx.start(n) < ctx.end(inst.bound):
+                continue
+            hit = _helper_reads(found[0], found[1], found[2], inst.mc)
+            if hit is None:
+                continue
+            rel, where = hit
+            if _eager(inst, rel) or (inst.opaque and _loaded_by_producer(ctx, inst, rel)):
+                continue
+            callee = ctx.segment(n.func)
+            wrap = _run_in_greenlet(ctx, func, n)
+            yield RULE.at(ctx, n, wrap,
+                          what=f"`{callee}(...)`, which reads `{inst.mc.name}.{rel}` of `{name}` (a lazy relationship) "
+                               f"in sync code ({where}),",
+                          remedy=f"run the call in the session's greenlet: `await {session}.run_sync(lambda _: ...)`, "
+                                 f"or eager-load `{inst.mc.name}.{rel}` where `{name}` is queried",
+                          rel=f"{inst.mc.name}.{rel}", model="")
+            break
 
 
 def _model_fields(ctx: FileContext, expr: ast.AST | None) -> tuple[str, set[str]] | None:
@@ -576,7 +722,7 @@ _SCOPE_SENSITIVE = frozenset({"super", "locals", "vars", "__class__"})
 _NESTED_CODE = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.JoinedStr)
 
 
-def _run_in_greenlet(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.Attribute) -> Fix | None:
+def _run_in_greenlet(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.AST) -> Fix | None:
     """``obj.rel`` → ``await db.run_sync(lambda _: obj.rel)``: the read runs in SQLAlchemy's greenlet,
     where the lazy load (or the refresh of an expired object) happens as in the sync app, with the same
     SQL at the same point of the evaluation. Inside a comprehension or an f-string, the whole expression
@@ -586,7 +732,7 @@ def _run_in_greenlet(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.Att
     if session is None:
         return None
     if not any(isinstance(a, _NESTED_CODE) for a in ctx.ancestors(node)):
-        param = "_session" if isinstance(node.value, ast.Name) and node.value.id == "_" else "_"
+        param = "_session" if any(isinstance(m, ast.Name) and m.id == "_" for m in ast.walk(node)) else "_"
         text = f"await {session}.run_sync(lambda {param}: {ctx.segment(node)})"
         if needs_parentheses(ctx, node) and not ctx.is_parenthesized(node):
             text = f"({text})"

@@ -62,7 +62,7 @@ from asyncify_lint.diagnostics import Applicability, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import blocking, query, sqla
 from asyncify_lint.helpers.rewrites import can_await_here
-from asyncify_lint.project.callgraph import graph_for
+from asyncify_lint.project.callgraph import becomes_async, graph_for
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -166,6 +166,8 @@ def _no_offload(ctx: FileContext, call: ast.Call) -> str | None:
         return "the callee is not a sync `def`"
     if _is_generator(func):
         return f"`{func.name}` is a generator"
+    if becomes_async(fctx, func):
+        return f"`{func.name}` becomes a coroutine function in the migration (AFY402): await it instead"
     a = func.args
     for p in a.posonlyargs + a.args + a.kwonlyargs:
         if p.annotation is not None and (query.mapped_annotation(fctx, p.annotation) is not None or

@@ -300,30 +300,67 @@ class Bridge:
         return twin
 
     def _rename_everywhere(self, key: tuple[str, str], twin: str) -> None:
-        """Every app reference to ``module.name`` now names the async twin (tests are never written)."""
+        """Every app reference to ``module.name`` now names the async twin (tests are never written),
+        but for an argument of a sync project function whose parameter is annotated with the sync type
+        (`def init(db_engine: Engine)`): that consumer keeps the sync twin."""
         module, name = key
         target = f"{module}.{name}"
         for rel, ctx in self.app_contexts():
             own = self.project.modules.get(module, ("",))[0] == rel
             binding = ctx.module_scope.bindings.get(name) if own else None
-            edits = []
+            edits, kept, aliases = [], 0, []
             for node in ctx.nodes:
                 if isinstance(node, ast.Name) and node.id == name:
                     b = ctx.lookup(name, node)
                     if (own and b is binding) or (not own and b is not None and b.kind == "import"
                                                   and b.qualname == target):
-                        edits.append(ctx.replace(node, twin))
+                        if self._sync_consumer(ctx, node):
+                            kept += 1
+                        else:
+                            edits.append(ctx.replace(node, twin))
                 elif isinstance(node, ast.Attribute) and node.attr == name and ctx.qualname(node) == target:
+                    if self._sync_consumer(ctx, node):
+                        continue
                     end = ctx.end(node)
                     edits.append(Edit(end - len(name), end, twin))
                 elif isinstance(node, ast.ImportFrom) and not own:
                     for alias in node.names:
                         b = ctx.module_scope.bindings.get(alias.asname or alias.name)
                         if alias.name == name and b is not None and b.qualname == target:
-                            start = ctx.start(alias)
-                            edits.append(Edit(start, start + len(name), twin))
+                            aliases.append(alias)
+            for alias in aliases:
+                start = ctx.start(alias)
+                if not kept:
+                    edits.append(Edit(start, start + len(name), twin))
+                elif any(isinstance(e, Edit) for e in edits) and alias.asname is None:
+                    end = ctx.end(alias)  # both names are used: import the twin too
+                    edits.append(Edit(end, end, f", {twin}"))
             if edits:
                 self._add(rel, edits)
+
+    def _sync_consumer(self, ctx: FileContext, node: ast.AST) -> bool:
+        """``node`` is passed to a sync project function whose parameter is annotated with a sync
+        engine or session type."""
+        call = ctx.parent(node)
+        if isinstance(call, ast.keyword):
+            call = ctx.parent(call)
+        if not isinstance(call, ast.Call) or call.func is node:
+            return False
+        found = sqla.function_def(ctx, call.func)
+        if found is None or not isinstance(found[1], ast.FunctionDef):
+            return False
+        fctx, func = found
+        params = func.args.posonlyargs + func.args.args
+        param = None
+        for i, a in enumerate(call.args):
+            if a is node and i < len(params) and not any(isinstance(x, ast.Starred) for x in call.args[:i]):
+                param = params[i]
+        for k in call.keywords:
+            if k.value is node:
+                param = next((p for p in params + func.args.kwonlyargs if p.arg == k.arg), None)
+        if param is None or param.annotation is None:
+            return False
+        return sqla.annotation_sqla_type(fctx, param.annotation) in (sqla.ENGINE, *sqla.SYNC_SESSION_TYPES)
 
     def _plan_call_bridge(self, key: tuple[str, str], bridged: dict) -> None:
         module, name = key

@@ -312,3 +312,45 @@ def test_star_import_of_the_factory_module_gets_no_twin(tmp_path, capsys):
     code, out, err = _run(["--fix", "--unsafe-fixes", "--strategy", "bridge", "--diff", "."], root, capsys)
     assert "app/other.py imports `*` from `app.db`" in err
     assert "noqa: AFY20" not in out
+
+
+def test_a_sync_consumer_of_the_engine_keeps_the_sync_twin(tmp_path, capsys):
+    root = str(tmp_path)
+    _write(root, {
+        "setup.cfg": "", "app/__init__.py": "", "app/db.py": DB.format(url="sqlite:///./app.db"),
+        "app/service.py": SERVICE, "tests/test_service.py": textwrap.dedent(TEST) + "\n\nfrom app.db import engine\n",
+        "app/pre.py": """\
+            from sqlalchemy import Engine, text
+
+            from app.db import engine
+
+
+            def ping(db_engine: Engine) -> None:
+                with db_engine.connect() as conn:
+                    conn.execute(text("select 1"))
+
+
+            def main() -> None:
+                ping(engine)
+            """,
+        "app/both.py": """\
+            from sqlalchemy import Engine
+
+            from app.db import engine
+
+
+            def size(db_engine: Engine) -> int:
+                return db_engine.pool.size()
+
+
+            async def handler():
+                async with engine.connect() as conn:
+                    return size(engine), conn
+            """,
+    })
+    code, out, err = _run(["--fix", "--unsafe-fixes", "--strategy", "bridge", "--diff", "."], root, capsys)
+    assert "app.db.engine` stays sync for the tests" in err, err
+    assert "app/pre.py" not in out  # it passes the engine to a parameter annotated `Engine`: the sync twin
+    assert "+from app.db import engine, async_engine" in out
+    assert "+    async with async_engine.connect() as conn:" in out
+    assert "\n         return size(engine), conn\n" in out  # unchanged: `size` takes `db_engine: Engine`

@@ -346,23 +346,12 @@ class Bridge:
             call = ctx.parent(call)
         if not isinstance(call, ast.Call) or call.func is node:
             return False
-        found = sqla.function_def(ctx, call.func)
-        if found is None or not isinstance(found[1], ast.FunctionDef):
+        found = sqla.bound_parameter(ctx, call, node)
+        if found is None or not isinstance(found[1], ast.FunctionDef) or found[2].annotation is None:
             return False
-        fctx, func = found
-        params = func.args.posonlyargs + func.args.args
-        param = None
-        for i, a in enumerate(call.args):
-            if a is node and i < len(params) and not any(isinstance(x, ast.Starred) for x in call.args[:i]):
-                param = params[i]
-        for k in call.keywords:
-            if k.value is node:
-                param = next((p for p in params + func.args.kwonlyargs if p.arg == k.arg), None)
-        if param is None or param.annotation is None:
-            return False
-        return sqla.annotation_sqla_type(fctx, param.annotation) in (sqla.ENGINE, *sqla.SYNC_SESSION_TYPES)
+        return sqla.annotation_sqla_type(found[0], found[2].annotation) in (sqla.ENGINE, *sqla.SYNC_SESSION_TYPES)
 
-    def _plan_call_bridge(self, key: tuple[str, str], bridged: dict) -> None:
+    def _plan_call_bridge(self, key: tuple[str, str], bridged: dict) -> bool:
         module, name = key
         rel = self.project.modules[module][0]
         ctx = self.ctx(rel)

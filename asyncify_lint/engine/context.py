@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from asyncify_lint.diagnostics import Edit, ImportRequest
 from asyncify_lint.engine.scope import (
+    CHILD_FIELDS,
     FUNC_TYPES,
     Binding,
     Scope,
@@ -14,26 +15,13 @@ from asyncify_lint.engine.scope import (
     FACTORY_PRODUCTS,
     build_module_scope,
     canonical,
+    child_fields,
 )
 from asyncify_lint.engine.source import SourceFile
 
 if TYPE_CHECKING:
     from asyncify_lint.config import Settings
     from asyncify_lint.project import Project
-
-# Fields that never hold a node worth visiting: names and flags, and the expression contexts and
-# operators (`Load`, `Add`...), which the parser shares between all the nodes that use them.
-_LEAF_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "asname", "type_comment", "kind",
-                          "level", "is_async", "conversion", "simple", "module", "lineno"})
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: ()}
-
-
-def _child_fields(cls: type) -> tuple[str, ...]:
-    fields = _CHILD_FIELDS.get(cls)
-    if fields is None:
-        fields = _CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in _LEAF_FIELDS)  # type: ignore[attr-defined]
-    return fields
-
 
 def link_parents(tree: ast.AST, parents: dict[int, ast.AST] | None = None) -> list[ast.AST]:
     """Record every node's parent in ``parents`` (keyed by ``id``); returns every node, breadth-first
@@ -47,7 +35,7 @@ def link_parents(tree: ast.AST, parents: dict[int, ast.AST] | None = None) -> li
     order: list[ast.AST] = [tree]
     append = order.append
     AST = ast.AST
-    fields_of = _CHILD_FIELDS
+    fields_of = CHILD_FIELDS
     i = 0
     while i < len(order):
         node = order[i]
@@ -55,7 +43,7 @@ def link_parents(tree: ast.AST, parents: dict[int, ast.AST] | None = None) -> li
         cls = node.__class__
         fields = fields_of.get(cls)
         if fields is None:
-            fields = _child_fields(cls)
+            fields = child_fields(cls)
         for name in fields:
             value = getattr(node, name, None)
             if value.__class__ is list:

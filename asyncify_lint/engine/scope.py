@@ -155,6 +155,21 @@ def _bind_store(scope: Scope, target: ast.AST, value: ast.AST | None, annotation
         )
 
 
+# Fields that never hold a node worth visiting: names and flags, and the expression contexts and
+# operators (`Load`, `Add`...), which the parser shares between all the nodes that use them.
+_LEAF_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "asname", "type_comment", "kind",
+                          "level", "is_async", "conversion", "simple", "module", "lineno"})
+CHILD_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: ()}
+
+
+def child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that can hold child nodes worth visiting."""
+    fields = CHILD_FIELDS.get(cls)
+    if fields is None:
+        fields = CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in _LEAF_FIELDS)  # type: ignore[attr-defined]
+    return fields
+
+
 class _ScopeBuilder(ast.NodeVisitor):
     """Collects the bindings of one scope without entering nested scopes.
 
@@ -185,8 +200,9 @@ class _ScopeBuilder(ast.NodeVisitor):
 
     def generic_visit(self, node: ast.AST) -> None:
         visit, AST = self.visit, ast.AST
-        for field in node._fields:
-            value = getattr(node, field, None)
+        cls = node.__class__
+        for name in CHILD_FIELDS.get(cls) or child_fields(cls):
+            value = getattr(node, name, None)
             if value.__class__ is list:
                 for item in value:
                     if isinstance(item, AST):

@@ -464,6 +464,28 @@ def function_def(ctx: FileContext, expr: ast.AST) -> tuple[FileContext, ast.AST]
     return None
 
 
+def bound_parameter(ctx: FileContext, call: ast.Call, arg: ast.AST) -> tuple[FileContext, ast.AST, ast.arg] | None:
+    """The project ``def`` ``call`` calls, and its parameter that receives ``arg`` (an element of
+    ``call.args`` or the value of one of ``call.keywords``); None when that is not known: a ``*args``
+    before it, a keyword the ``def`` does not name, a callee outside the project."""
+    found = function_def(ctx, call.func)
+    if found is None:
+        return None
+    fctx, func = found
+    a = func.args  # type: ignore[attr-defined]
+    positional = a.posonlyargs + a.args
+    for i, x in enumerate(call.args):
+        if isinstance(x, ast.Starred):
+            return None
+        if x is arg:
+            return (fctx, func, positional[i]) if i < len(positional) else None
+    for k in call.keywords:
+        if k.value is arg and k.arg is not None:
+            param = next((p for p in a.args + a.kwonlyargs if p.arg == k.arg), None)
+            return (fctx, func, param) if param is not None else None
+    return None
+
+
 def provided_type(ctx: FileContext, func: ast.AST, depth: int = 0) -> SqlaType | None:
     """What calling (or depending on) ``func`` gives: its yielded values for a generator, else its returned
     values; all must agree. Falls back on the return annotation (``Generator[Session, None, None]``)."""

@@ -12,9 +12,7 @@ Checks, in `async def` functions, for reads that make SQLAlchemy emit SQL implic
 - an attribute of such an object read after `await db.commit()` with no `await db.refresh(obj)` in
   between (the commit expired it), unless every session of the project is made with
   `expire_on_commit=False`. A call of a project `async def` that is passed the session and awaits
-  `<its parameter>.commit()` counts as a commit, and an object returned by a project `async def`
-  annotated `-> Model` (or `Model | None`) is checked for this (not for lazy relationships: how the
-  function loaded it is not visible here);
+  `<its parameter>.commit()` counts as a commit;
 - a call of a sync project function with such an object, which reads one of its lazy relationships
   (in its body, or in a project helper it passes the object on to): the load happens in sync code;
 - an endpoint returning such an object (or a list of them) whose `response_model` (or return
@@ -118,10 +116,10 @@ Three fixes are offered, all unsafe:
   `(await session.run_sync(lambda _: hero.teams)).append(team)`, and a sync helper that reads them
   is called there: `await session.run_sync(lambda _: notify.send_receipt(order))`. The lazy load (or
   the refresh of the expired object) then happens exactly as in the sync app: the same SQL, at the
-  same point of the evaluation, only when the attribute is not loaded yet. (A helper that also blocks,
-  on a file or the network, then blocks the loop there: AFY100 reports it.) Inside a comprehension or an f-string, the
-  whole expression of the statement (an expression statement, an assigned, returned or iterated
-  value, an `if`/`while` test) is wrapped instead; that is not offered when it awaits, yields, binds a
+  same point of the evaluation, only when the attribute is not loaded yet. (A helper that also
+  blocks, on a file or the network, then blocks the loop there: AFY100 reports it.) Inside a
+  comprehension or an f-string, the whole expression of the statement (an expression statement, an
+  assigned, returned or iterated value, an `if`/`while` test) is wrapped instead; that is not offered when it awaits, yields, binds a
   name (`:=`), or uses `super()`/`locals()`/`vars()`, whose meaning a lambda changes.
 - For a `select(Model)` written inline in the statement that produces the endpoint's return value:
   `.options(selectinload(Model.rel))` right after `select(Model)`. The relationship is then loaded
@@ -146,7 +144,7 @@ from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import fastapi, query
 from asyncify_lint.helpers.rewrites import needs_parentheses
-from asyncify_lint.helpers.sqla import function_def, is_session
+from asyncify_lint.helpers.sqla import bound_parameter, function_def, is_session
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -254,6 +252,8 @@ def _commits_session(ctx: FileContext, call: ast.Call) -> bool:
 
 
 def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instance]:
+    """Names bound once in ``func`` to a mapped instance (memoised; the names bound several times in
+    straight-line code go to ``_steps``)."""
     key = f"afy206:{id(func)}"
     if key in ctx.cache:
         return ctx.cache[key]
@@ -304,9 +304,13 @@ def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instan
     out = {k: v for k, v in found.items() if counts.get(k, 0) == 1}
     # a name assigned several times, each time by a statement of the function's own body (no branch in
     # between): at a read, it holds what the last assignment before it gave
-    ctx.cache[key + ":steps"] = {k: v for k, v in steps.items() if counts.get(k, 0) == len(v) > 1}
+    ctx.cache[_steps_key(func)] = {k: v for k, v in steps.items() if counts.get(k, 0) == len(v) > 1}
     ctx.cache[key] = out
     return out
+
+
+def _steps_key(func: ast.AST) -> str:
+    return f"afy206:{id(func)}:steps"
 
 
 def _instance_at(ctx: FileContext, func: ast.AsyncFunctionDef, name: str, at: int) -> Instance | None:
@@ -315,7 +319,7 @@ def _instance_at(ctx: FileContext, func: ast.AsyncFunctionDef, name: str, at: in
     if inst is not None:
         return inst
     current = None
-    for end, step in ctx.cache.get(f"afy206:{id(func)}:steps", {}).get(name, ()):
+    for end, step in ctx.cache.get(_steps_key(func), {}).get(name, ()):
         if end <= at:
             current = step
     return current
@@ -391,14 +395,14 @@ def _remedy(inst: Instance, rel: str, session: str) -> str:
     if inst.select is not None:
         return f"add `selectinload({m}.{rel})` to the query, or `await {session}.refresh({inst.name}, [\"{rel}\"])`"
     if inst.opaque:
-        return (f"eager-load it (`selectinload({m}.{rel})`) where `{ctx_segment_call(inst)}` queries it, or "
+        return (f"eager-load it (`selectinload({m}.{rel})`) where `{_producer_call_text(inst)}` queries it, or "
                 f"`await {session}.refresh({inst.name}, [\"{rel}\"])`")
     if isinstance(inst.producer, ast.Await):
         return f"pass `options=[selectinload({m}.{rel})]` to `get`, or `await {session}.refresh({inst.name}, [\"{rel}\"])`"
     return f"use `await {session}.refresh({inst.name}, [\"{rel}\"])` or `await {inst.name}.awaitable_attrs.{rel}` (AsyncAttrs)"
 
 
-def ctx_segment_call(inst: Instance) -> str:
+def _producer_call_text(inst: Instance) -> str:
     """``crud.get_user()`` for an instance returned by ``await crud.get_user(db, 1)``."""
     call = inst.producer.value if isinstance(inst.producer, ast.Await) else None
     func = call.func if isinstance(call, ast.Call) else None
@@ -512,7 +516,7 @@ def _helper_reads(fctx: FileContext, func: ast.FunctionDef, param: str, mc: quer
     for n in _walk_own(func):
         if not isinstance(n, ast.Call):
             continue
-        found = _bound_parameter(fctx, n, lambda a: isinstance(a, ast.Name) and a.id == param)
+        found = _sync_callee_parameter(fctx, n, param)
         if found is not None:
             hit = _helper_reads(found[0], found[1], found[2], mc, depth + 1)
             if hit is not None:
@@ -520,24 +524,15 @@ def _helper_reads(fctx: FileContext, func: ast.FunctionDef, param: str, mc: quer
     return None
 
 
-def _bound_parameter(ctx: FileContext, call: ast.Call, match) -> tuple[FileContext, ast.FunctionDef, str] | None:
-    """The project sync ``def`` ``call`` calls and the name of its parameter that receives the first
-    argument ``match`` accepts."""
-    found = function_def(ctx, call.func)
+def _sync_callee_parameter(ctx: FileContext, call: ast.Call, name: str) -> tuple[FileContext, ast.FunctionDef, str] | None:
+    """The project sync ``def`` ``call`` calls, and the name of its parameter that receives the
+    variable ``name`` (its first appearance among the arguments)."""
+    arg = next((a for a in list(call.args) + [k.value for k in call.keywords]
+                if isinstance(a, ast.Name) and a.id == name), None)
+    found = bound_parameter(ctx, call, arg) if arg is not None else None
     if found is None or not isinstance(found[1], ast.FunctionDef):
         return None
-    fctx, fdef = found
-    positional = fdef.args.posonlyargs + fdef.args.args
-    for i, a in enumerate(call.args):
-        if isinstance(a, ast.Starred):
-            return None
-        if match(a) and i < len(positional):
-            return fctx, fdef, positional[i].arg
-    names = {p.arg for p in positional + fdef.args.kwonlyargs}
-    for k in call.keywords:
-        if k.arg in names and match(k.value):
-            return fctx, fdef, k.arg
-    return None
+    return found[0], found[1], found[2].arg
 
 
 def _helper_lazy_reads(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[str, Instance], session: str):
@@ -551,7 +546,7 @@ def _helper_lazy_reads(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict
             inst = _instance_at(ctx, func, name, ctx.start(n))
             if inst is None:
                 continue
-            found = _bound_parameter(ctx, n, lambda a, name=name: isinstance(a, ast.Name) and a.id == name)
+            found = _sync_callee_parameter(ctx, n, name)
             if found is None or ctx.lookup(name, n) is None or ctx.start(n) < ctx.end(inst.bound):
                 continue
             hit = _helper_reads(found[0], found[1], found[2], inst.mc)
@@ -732,8 +727,7 @@ def _run_in_greenlet(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.AST
     if session is None:
         return None
     if not any(isinstance(a, _NESTED_CODE) for a in ctx.ancestors(node)):
-        param = "_session" if any(isinstance(m, ast.Name) and m.id == "_" for m in ast.walk(node)) else "_"
-        text = f"await {session}.run_sync(lambda {param}: {ctx.segment(node)})"
+        text = f"await {session}.run_sync(lambda {_lambda_param(node, session)}: {ctx.segment(node)})"
         if needs_parentheses(ctx, node) and not ctx.is_parenthesized(node):
             text = f"({text})"
         return Fix([ctx.replace(node, text)], Applicability.UNSAFE)
@@ -752,12 +746,17 @@ def _run_in_greenlet(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.AST
             return None
         if isinstance(n, ast.Name) and n.id in _SCOPE_SENSITIVE:
             return None
-    used = {n.id for n in ast.walk(root) if isinstance(n, ast.Name)}
-    param = next(p for p in ("_", "_session", "_sync_session") if p not in used and p != session)
     text = ctx.segment(root)
     if isinstance(root, ast.Tuple) and not ctx.is_parenthesized(root):
         text = f"({text})"
-    return Fix([ctx.replace(root, f"await {session}.run_sync(lambda {param}: {text})")], Applicability.UNSAFE)
+    return Fix([ctx.replace(root, f"await {session}.run_sync(lambda {_lambda_param(root, session)}: {text})")],
+               Applicability.UNSAFE)
+
+
+def _lambda_param(expr: ast.AST, session: str) -> str:
+    """A name for the run_sync lambda's (unused) session parameter that ``expr`` does not use."""
+    used = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+    return next(p for p in ("_", "_session", "_sync_session") if p not in used and p != session)
 
 
 def _exclude_options(decorator: ast.Call) -> bool:

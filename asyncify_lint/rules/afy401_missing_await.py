@@ -45,7 +45,7 @@ import ast
 from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers.rewrites import add_await, can_await_here
-from asyncify_lint.helpers.sqla import function_def
+from asyncify_lint.helpers.sqla import bound_parameter
 from asyncify_lint.project.callgraph import afy401_target, unawaited_calls_to
 from asyncify_lint.registry import Rule, register
 
@@ -98,26 +98,12 @@ def _consumed(ctx: FileContext, node: ast.AST, depth: int = 0) -> bool:
 def _parameter_consumed(ctx: FileContext, call: ast.Call, arg: ast.AST, depth: int) -> bool:
     """``await run_guarded(self.close())``: a project function whose parameter receiving the coroutine
     is awaited, or handed to a runner, in its body."""
-    found = function_def(ctx, call.func)
+    found = bound_parameter(ctx, call, arg.value if isinstance(arg, ast.keyword) else arg)
     if found is None:
         return False
-    func = found[1]
-    a = func.args  # type: ignore[attr-defined]
-    positional = a.posonlyargs + a.args
-    name = None
-    if isinstance(arg, ast.keyword):
-        name = arg.arg
-    elif arg in call.args:
-        i = call.args.index(arg)
-        if any(isinstance(x, ast.Starred) for x in call.args[: i + 1]):
-            return False
-        if i < len(positional):
-            name = positional[i].arg
-    if name is None:
-        return False
-    fctx = found[0]
+    fctx, func, param = found
     for n in ast.walk(func):
-        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
+        if isinstance(n, ast.Name) and n.id == param.arg and isinstance(n.ctx, ast.Load):
             q = fctx.parent(n)
             if isinstance(q, ast.Await) or _consumed(fctx, n, depth):
                 return True

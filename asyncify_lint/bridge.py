@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from asyncify_lint.diagnostics import Applicability, Edit, Fix
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.fixer import apply_fixes
-from asyncify_lint.engine.scope import resolve_relative
+from asyncify_lint.engine.scope import parameters, resolve_relative
 from asyncify_lint.helpers import sqla
 
 HELPER_MODULE = "_asyncify_bridge"
@@ -232,7 +232,7 @@ class Bridge:
             if not self._plan_twin((module, arg.id), twins):  # type: ignore[attr-defined]
                 self.notes.append(f"{rel}: no sync twin for `{name}`: its engine `{orig.segment(arg)}` has none")
                 return False
-        twin = self._free_name(module, name)
+        twin = self._free_name(name)
         twins[key] = twin
         code = _SYNC_MAKERS[kind_orig][0]
         text = self._sync_statement(orig, stmt_orig, code)
@@ -276,14 +276,14 @@ class Bridge:
         candidate = lines[:]
         candidate[i] = stripped + mark + line[len(stripped):]
         joined = "".join(candidate)
-        if i != len(lines) - 1 or not lines[i].endswith(("\n", "\r")):
+        if i < len(lines) - 1:  # a comment after the statement's last line is always safe
             try:
-                compile(joined if i != len(lines) - 1 else joined + "\n", "<bridge>", "exec")
+                compile(joined, "<bridge>", "exec")
             except SyntaxError:  # the line ends inside a string: mark the last line instead
                 return text + mark
         return joined
 
-    def _free_name(self, module: str, name: str) -> str:
+    def _free_name(self, name: str) -> str:
         if name.startswith("_"):
             base = "_async" + name
         else:
@@ -332,7 +332,7 @@ class Bridge:
                 start = ctx.start(alias)
                 if not kept:
                     edits.append(Edit(start, start + len(name), twin))
-                elif any(isinstance(e, Edit) for e in edits) and alias.asname is None:
+                elif edits and alias.asname is None:
                     end = ctx.end(alias)  # both names are used: import the twin too
                     edits.append(Edit(end, end, f", {twin}"))
             if edits:
@@ -372,11 +372,7 @@ class Bridge:
             for node in ctx.nodes:
                 if not isinstance(node, ast.AsyncFunctionDef) or bridged.get(rel, {}).get(node):
                     continue
-                a = node.args
-                params = a.posonlyargs + a.args + a.kwonlyargs
-                positional = a.posonlyargs + a.args
-                defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults) + list(a.kw_defaults)
-                for p, d in zip(params, defaults):
+                for p, d in parameters(node):
                     dep = sqla.dependency_target(ctx, d, p.annotation)
                     if dep is None:
                         continue

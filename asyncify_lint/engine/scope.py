@@ -335,13 +335,18 @@ def build_module_scope(tree: ast.Module, module: str | None, is_package: bool, w
     return scope
 
 
+def parameters(func: ast.AST) -> list[tuple[ast.arg, ast.AST | None]]:
+    """A function's named parameters (positional-only, positional, keyword-only), each with its default."""
+    args = func.args  # type: ignore[attr-defined]
+    positional = args.posonlyargs + args.args
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    return list(zip(positional, defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
+
+
 def build_function_scope(func: ast.AST, module: str | None, is_package: bool, walrus: bool = True) -> Scope:
     scope = Scope()
     args = func.args  # type: ignore[attr-defined]
-    all_args = args.posonlyargs + args.args + args.kwonlyargs
-    defaults = [None] * (len(args.posonlyargs) + len(args.args) - len(args.defaults)) + list(args.defaults)
-    defaults += list(args.kw_defaults)
-    for a, default in zip(all_args, defaults):
+    for a, default in parameters(func):
         scope.bindings[a.arg] = Binding("param", node=a, annotation=a.annotation, value=default)
     for a in (args.vararg, args.kwarg):
         if a is not None:

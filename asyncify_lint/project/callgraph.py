@@ -483,6 +483,15 @@ class CallGraph:
                                f"{text} ({last}:{finding.line})")  # type: ignore[attr-defined]
         return out
 
+    def _app_factory_kind(self, q: str) -> str | None:
+        """"engine" or the session factory kind of the app factory ``q``; None for a test module's own
+        (tests are never rewritten: it stays sync)."""
+        mod, _, name = q.rpartition(".")
+        owner = self.resolver.get_summary(mod)
+        if owner is None or owner.is_test:
+            return None
+        return owner.factories[name]
+
     def afy402(self, relpath: str) -> dict[tuple[int, int], tuple[str, str, str | None, list]]:
         """(line, col) of a def → (name, why, blocked reason, the spans of its calls in this file's
         `if __name__ == "__main__":` block, which the fix runs with asyncio.run())."""
@@ -540,20 +549,15 @@ class CallGraph:
                 elif k != FACTORY and site.kind == "call" and site.target.startswith("q:") and "." in site.target:
                     # `engine.connect()`, `SessionLocal.begin()`: a method of an engine or session factory
                     fk, fq = resolve(site.target.rsplit(".", 1)[0])
-                    if fk == FACTORY:
-                        mod, _, name = fq.rpartition(".")  # type: ignore[union-attr]
-                        owner = self.resolver.get_summary(mod)
-                        if owner is not None and not owner.is_test:
-                            kind = owner.factories[name]
-                            after = ("an AsyncEngine (its connections are awaited, `async with`)" if kind == "engine"
-                                     else "an async_sessionmaker")
-                            out[key] = f"{where} calls {site.text}() (the {kind}); after the migration it is {after}"
+                    kind = self._app_factory_kind(fq) if fk == FACTORY else None
+                    if kind is not None:
+                        after = ("an AsyncEngine (its connections are awaited, `async with`)" if kind == "engine"
+                                 else "an async_sessionmaker")
+                        out[key] = f"{where} calls {site.text}() (the {kind}); after the migration it is {after}"
                 elif k == FACTORY:
-                    mod, _, name = q.rpartition(".")  # type: ignore[union-attr]
-                    owner = self.resolver.get_summary(mod)
-                    if owner is None or owner.is_test:
-                        continue  # a test module's own engine: tests are never rewritten, it stays sync
-                    kind = owner.factories[name]
+                    kind = self._app_factory_kind(q)  # type: ignore[arg-type]
+                    if kind is None:
+                        continue
                     after = ("an AsyncEngine" if kind == "engine"
                              else "an async_sessionmaker whose sessions are AsyncSessions (awaited, `async with`)")
                     what = f"calls {site.text}()" if site.kind == "call" else f"uses {site.text}"

@@ -62,6 +62,7 @@ import ast
 
 from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
+from asyncify_lint.engine.scope import parameters
 from asyncify_lint.helpers import sqla
 from asyncify_lint.project.callgraph import sync_bound_function
 from asyncify_lint.registry import Rule, register
@@ -259,15 +260,7 @@ def _annotation_diags(ctx: FileContext, ann: ast.AST, where: str, blocked: str |
 
 
 def _param_defaults(func: ast.AST) -> dict[int, ast.AST | None]:
-    args = func.args  # type: ignore[attr-defined]
-    positional = args.posonlyargs + args.args
-    out: dict[int, ast.AST | None] = {}
-    pad = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    for a, d in zip(positional, pad):
-        out[id(a)] = d
-    for a, d in zip(args.kwonlyargs, args.kw_defaults):
-        out[id(a)] = d
-    return out
+    return {id(a): d for a, d in parameters(func)}
 
 
 @RULE.on(ast.FunctionDef, ast.AsyncFunctionDef)

@@ -5,8 +5,9 @@ environments `alembic/` and `migrations/`), each use of something the migration 
 that becomes a coroutine function (a sync endpoint or dependency that AFY3xx converts, a function
 AFY402 converts), an engine or session factory (`create_engine(...)`, `sessionmaker(...)` assigned to
 a name) that becomes an async engine or an `async_sessionmaker`, or a call of one of its methods
-(`engine.connect()`), and a generator dependency that becomes an async generator. For example: `tests/test_crud.py:14 calls crud.get_user() synchronously; after the
-migration it returns a coroutine`.
+(`engine.connect()`), and a generator dependency that becomes an async generator. For example:
+`tests/test_crud.py:14 calls crud.get_user() synchronously; after the migration it returns a
+coroutine`.
 
 `asyncify-lint --fix` prints these findings on stderr before it writes anything.
 

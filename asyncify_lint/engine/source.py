@@ -6,6 +6,7 @@ without newline translation, so that encoding the text again gives back the same
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -74,12 +75,10 @@ class SourceFile:
         end = starts[lineno] if lineno < len(starts) else len(self.text)
         return self.text[begin:end]
 
-    @property
+    @functools.cached_property
     def is_ascii(self) -> bool:
-        found = self.__dict__.get("_is_ascii")
-        if found is None:
-            found = self.__dict__["_is_ascii"] = self.text.isascii()
-        return found
+        """All-ASCII text: ``ast`` byte columns are character columns."""
+        return self.text.isascii()
 
     def char_col(self, lineno: int, byte_col: int) -> int:
         """Convert an ``ast`` column (UTF-8 bytes) into a character column."""

@@ -23,27 +23,38 @@ if TYPE_CHECKING:
     from asyncify_lint.config import Settings
     from asyncify_lint.project import Project
 
-def link_parents(tree: ast.AST, parents: dict[int, ast.AST] | None = None) -> list[ast.AST]:
+def link_parents(tree: ast.AST, parents: dict[int, ast.AST] | None = None,
+                 by_type: dict[type, list[ast.AST]] | None = None) -> list[ast.AST]:
     """Record every node's parent in ``parents`` (keyed by ``id``); returns every node, breadth-first
     (but the shared context and operator singletons, which have no position and no single parent).
+    ``by_type`` receives the same nodes by class, each list in the same (breadth-first) order, so that
+    a pass interested in calls or names does not visit every node again.
 
     A side table rather than an attribute on the nodes: no reference cycles, so a tree is freed as
     soon as its context is, without waking the cyclic garbage collector on large runs.
     """
     if parents is None:
         parents = {}
+    if by_type is None:
+        by_type = {}
     order: list[ast.AST] = [tree]
     append = order.append
     AST = ast.AST
     fields_of = CHILD_FIELDS
+    seen: dict[type, tuple[tuple[str, ...], Any]] = {}  # class -> (child fields, its list's append)
     i = 0
     while i < len(order):
         node = order[i]
         i += 1
         cls = node.__class__
-        fields = fields_of.get(cls)
-        if fields is None:
-            fields = child_fields(cls)
+        entry = seen.get(cls)
+        if entry is None:
+            fields = fields_of.get(cls)
+            if fields is None:
+                fields = child_fields(cls)
+            entry = seen[cls] = (fields, by_type.setdefault(cls, []).append)
+        fields, add = entry
+        add(node)
         for name in fields:
             value = getattr(node, name, None)
             if value.__class__ is list:
@@ -87,6 +98,7 @@ class FileContext:
         self._func_scopes: dict[int, Scope] = {}
         self.cache: dict[str, Any] = {}  # per-file memo for rules and helpers
         self._nodes: list[ast.AST] | None = None
+        self._by_type: dict[type, list[ast.AST]] = {}
         self._parents: dict[int, ast.AST] = {}
         self._string_annotations: list[ast.AST] = []
         self._bound: dict[int, set[str]] | None = None
@@ -97,8 +109,20 @@ class FileContext:
     def nodes(self) -> list[ast.AST]:
         """Every node of the tree, parents linked (done once, on first use)."""
         if self._nodes is None:
-            self._nodes = link_parents(self.tree, self._parents)
+            self._nodes = link_parents(self.tree, self._parents, self._by_type)
         return self._nodes
+
+    def nodes_of(self, *types: type) -> list[ast.AST]:
+        """The nodes of exactly these classes, breadth-first within each class, class after class."""
+        if self._nodes is None:
+            self.nodes  # noqa: B018 - links parents
+        by_type = self._by_type
+        if len(types) == 1:
+            return by_type.get(types[0], [])
+        out: list[ast.AST] = []
+        for t in types:
+            out += by_type.get(t, ())
+        return out
 
     # -- positions ---------------------------------------------------------------------------
     def position(self, node: ast.AST) -> tuple[int, int]:
@@ -162,6 +186,7 @@ class FileContext:
         names (not the memo of qualified names, which depends on the project view)."""
         assert other.tree is self.tree and other.module == self.module and other.is_package == self.is_package
         self._nodes = other.nodes
+        self._by_type = other._by_type
         self._parents = other._parents
         self._bound = other._bound_names()
         self._module_scope = other.module_scope
@@ -236,12 +261,11 @@ class FileContext:
         lookups never build a function's scope."""
         if self._bound is not None:
             return self._bound
-        nodes = self.nodes
         get = self._parents.get
         bound: dict[int, set[str]] = {}
         funcs = _SCOPE_FUNCS
         Name, arg, alias, Load = ast.Name, ast.arg, ast.alias, ast.Load
-        for node in nodes:
+        for node in self.nodes_of(Name, arg, alias, *_NAMED, ast.Global, ast.Nonlocal):
             c = node.__class__
             if c is Name:
                 if node.ctx.__class__ is Load:  # type: ignore[attr-defined]

@@ -13,8 +13,8 @@ def _calls_by_name(ctx: FileContext) -> dict[str, list[ast.Call]]:
     index = ctx.cache.get("convert.calls_by_name")
     if index is None:
         index = {}
-        for node in ctx.nodes:
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        for node in ctx.nodes_of(ast.Call):
+            if isinstance(node.func, ast.Name):  # type: ignore[attr-defined]
                 index.setdefault(node.func.id, []).append(node)
         ctx.cache["convert.calls_by_name"] = index
     return index
@@ -26,11 +26,10 @@ def yield_kinds(ctx: FileContext) -> dict[int, set[type]]:
     index = ctx.cache.get("convert.yields")
     if index is None:
         index = {}
-        for node in ctx.nodes:
-            if node.__class__ is ast.Yield or node.__class__ is ast.YieldFrom:
-                func = ctx.enclosing_function(node)
-                if func is not None:
-                    index.setdefault(id(func), set()).add(node.__class__)
+        for node in ctx.nodes_of(ast.Yield, ast.YieldFrom):
+            func = ctx.enclosing_function(node)
+            if func is not None:
+                index.setdefault(id(func), set()).add(node.__class__)
         ctx.cache["convert.yields"] = index
     return index
 

@@ -89,9 +89,7 @@ def _candidate_names(ctx: FileContext) -> frozenset[str]:
 
 def _iter_refs(ctx: FileContext) -> Iterator[Ref]:
     names = _candidate_names(ctx)
-    for node in ctx.nodes:
-        if node.__class__ is not ast.Call:
-            continue
+    for node in ctx.nodes_of(ast.Call):
         func = node.func  # type: ignore[attr-defined]
         # a cheap syntactic filter first; the qualified name below decides
         if func.__class__ is ast.Name:

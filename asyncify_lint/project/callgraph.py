@@ -568,8 +568,8 @@ class CallGraph:
 def build_graph(project) -> CallGraph:
     from asyncify_lint.project.cache import _no_gc
 
-    summaries = project.summaries
-    with _no_gc():
+    with _no_gc():  # summarising parses every file: the collector would rescan every tree held
+        summaries = project.summaries
         graph = CallGraph(summaries, project.modules)
     project.unresolved = graph.unresolved
     return graph

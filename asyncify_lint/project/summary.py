@@ -407,7 +407,9 @@ class _Builder:
         ctx = self.ctx
         is_test = self.s.is_test
         Call, Yield, YieldFrom, Name, Attribute = ast.Call, ast.Yield, ast.YieldFrom, ast.Name, ast.Attribute
-        for node in ctx.nodes:
+        # outside test files only calls and yields matter: visit just those (calls still breadth-first,
+        # so a worker-thread runner is seen before the callable it is handed)
+        for node in (ctx.nodes if is_test else ctx.nodes_of(Call, Yield, YieldFrom)):
             t = node.__class__
             if t is Call:
                 fs, flags = self.where(node)
@@ -476,8 +478,8 @@ class _Builder:
         Name, Load, Call = ast.Name, ast.Load, ast.Call
         handing = (ast.Await, ast.keyword, ast.Starred)
         funcs = (ast.FunctionDef, ast.AsyncFunctionDef)
-        for n in self.ctx.nodes:
-            if n.__class__ is not Name or n.ctx.__class__ is not Load:  # type: ignore[attr-defined]
+        for n in self.ctx.nodes_of(Name):
+            if n.ctx.__class__ is not Load:  # type: ignore[attr-defined]
                 continue
             q = parents.get(id(n))
             if not (q.__class__ in handing or (q.__class__ is Call and q.func is not n)):  # type: ignore[attr-defined]

@@ -587,13 +587,12 @@ def _lazy_relationship_names(project) -> dict[str, str]:
     """Every lazy (``lazy="select"``) relationship of the project's mapped classes: name → ``Class.name``."""
     out: dict[str, str] = {}
     for fctx in project.contexts_containing((b"relationship", b"Relationship")):
-        for node in fctx.nodes:
-            if isinstance(node, ast.ClassDef):
-                mc = query._mapped(fctx, node)
-                if mc is not None:
-                    for rel, lazy in sorted(mc.relationships.items()):
-                        if lazy == "select":
-                            out.setdefault(rel, f"{mc.name}.{rel}")
+        for node in fctx.nodes_of(ast.ClassDef):
+            mc = query._mapped(fctx, node)
+            if mc is not None:
+                for rel, lazy in sorted(mc.relationships.items()):
+                    if lazy == "select":
+                        out.setdefault(rel, f"{mc.name}.{rel}")
     return out
 
 

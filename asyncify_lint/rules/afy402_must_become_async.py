@@ -98,7 +98,7 @@ def check(ctx: FileContext, node: ast.FunctionDef):
     if entry_calls:
         found = blocking.asyncio_ref(ctx, "run", node)
         spans = set(entry_calls)
-        calls = [c for c in ctx.nodes if isinstance(c, ast.Call)
+        calls = [c for c in ctx.nodes_of(ast.Call)
                  and (c.lineno, c.col_offset, c.end_lineno, c.end_col_offset) in spans]
         if found is None or len(calls) != len(spans):
             yield RULE.at(ctx, node, name=name, why=why,

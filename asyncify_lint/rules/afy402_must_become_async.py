@@ -99,7 +99,7 @@ def check(ctx: FileContext, node: ast.FunctionDef):
         found = blocking.asyncio_ref(ctx, "run", node)
         spans = set(entry_calls)
         calls = [c for c in ctx.nodes_of(ast.Call)
-                 and (c.lineno, c.col_offset, c.end_lineno, c.end_col_offset) in spans]
+                 if (c.lineno, c.col_offset, c.end_lineno, c.end_col_offset) in spans]
         if found is None or len(calls) != len(spans):
             yield RULE.at(ctx, node, name=name, why=why,
                           blocked="; no automatic fix: its call in `if __name__ == \"__main__\":` cannot be "

@@ -202,7 +202,7 @@ def _main(argv: list[str]) -> int:
     fixing = args.fix or args.diff
     new_files: dict[str, str] = {}
     if fixing:
-        report = _impact_report(linter, states) if args.fix and not args.diff else []
+        report = _impact_report(linter, states, "before") if args.fix and not args.diff else []
         # one rule at a time; a fix in one file can create findings in another, so loop over files
         for _round in range(MAX_CYCLES):
             changed = False
@@ -223,6 +223,8 @@ def _main(argv: list[str]) -> int:
             relpaths = {st.display: st.relpath for st in states}
             report = [d for d in report if (relpaths.get(d.path, d.path), d.line, d.col) not in done.covered]
             new_files = done.new_files
+        if args.fix and not args.diff:
+            report += _impact_report(linter, states, "after")
         # the test-impact report comes first, before anything is written
         for d in report:
             print(_format_text(d, False), file=sys.stderr)
@@ -325,9 +327,10 @@ def _main(argv: list[str]) -> int:
     return exit_code
 
 
-def _impact_report(linter: Linter, states: list[FileState]) -> list[Diagnostic]:
-    """Test-impact findings (AFY5xx) on the code as it is before the fix: printed before anything is written."""
-    impact = [r for r in all_rules() if r.code.startswith("AFY5") and r in linter.rules]
+def _impact_report(linter: Linter, states: list[FileState], when: str) -> list[Diagnostic]:
+    """Test-impact findings (AFY5xx) of the rules run ``when`` ("before": on the code as it was; "after":
+    on the migrated code); ``--fix`` prints them before anything is written."""
+    impact = [r for r in all_rules() if r.report == when and r in linter.rules]
     out: list[Diagnostic] = []
     if not impact:
         return out

@@ -37,6 +37,9 @@ class Rule:
     handlers: dict[type, list[Handler]] = field(default_factory=dict)
     #: called once per file before the walk; may return False to skip the file cheaply
     prefilter: Callable[["FileContext"], bool] | None = None
+    #: a test-impact rule, printed by ``--fix`` before it writes anything: "before" runs it on the code
+    #: as it was, "after" on the migrated code (what the tests will meet)
+    report: str | None = None
 
     def on(self, *node_types: type) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:

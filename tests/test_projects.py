@@ -1,7 +1,7 @@
 """Multi-module fixture projects: tests/fixtures/projects/<name>/ (+ the expected fixed tree <name>.fixed/).
 
 Every module carries inline annotations (tests/harness.parse_annotations) for the whole-project rules
-AFY100, AFY401, AFY402, AFY501 on the original tree. The CLI is run in-process, with the current
+AFY100, AFY401, AFY402, AFY501, AFY502 on the original tree. The CLI is run in-process, with the current
 directory in a temporary copy: `--fix --unsafe-fixes --select AFY4` (or the arguments in the
 project's `fix-args` file) must produce <name>.fixed/ byte-exactly (regenerate with `--update-fixtures`, then review), and a second run changes nothing.
 """
@@ -19,7 +19,7 @@ from harness import TREE_SKIP_DIRS, parse_annotations, run_cli, tree_bytes
 
 HERE = os.path.dirname(__file__)
 PROJECTS = os.path.join(HERE, "fixtures", "projects")
-CHECK_SELECT = "AFY100,AFY401,AFY402,AFY501"
+CHECK_SELECT = "AFY100,AFY401,AFY402,AFY501,AFY502"
 FIX_ARGS = ["--fix", "--unsafe-fixes", "--select", "AFY4", "--exit-zero"]
 SKIP_DIRS = TREE_SKIP_DIRS
 
@@ -112,17 +112,18 @@ def test_project_fix(name, tmp_path, capsys, request):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_project_impact_report(name, tmp_path, capsys):
-    """`--fix` prints the AFY501 test-impact findings on stderr before it writes anything."""
+    """`--fix` prints the test-impact findings (AFY501 on the code as it was, AFY502 on the migrated code)
+    on stderr before it writes anything."""
     root = _copy(name, tmp_path)
     expected = []
     for rel, data in _tree(root).items():
         if rel.endswith(".py"):
-            expected.extend((rel, e) for e in parse_annotations(data.decode("utf-8")) if e.code == "AFY501")
+            expected.extend((rel, e) for e in parse_annotations(data.decode("utf-8")) if e.code in ("AFY501", "AFY502"))
     if not expected:
-        pytest.skip("no AFY501 in this project")
-    code, out, err = _run(["--fix", "--select", "AFY401,AFY501", "--exit-zero"], root, capsys)
+        pytest.skip("no AFY501/AFY502 in this project")
+    code, out, err = _run(["--fix", "--select", "AFY401,AFY501,AFY502", "--exit-zero"], root, capsys)
     lines = err.splitlines()
-    impact = [ln for ln in lines if " AFY501 " in ln]
+    impact = [ln for ln in lines if " AFY501 " in ln or " AFY502 " in ln]
     assert len(impact) == len(expected), err
     first_rewrite = next((i for i, ln in enumerate(lines) if ln.startswith("Rewriting")), len(lines))
     assert all(lines.index(ln) < first_rewrite for ln in impact)

@@ -356,6 +356,40 @@ class CallGraph:
             if len(chain) > 100:
                 return None
 
+    def loop_blocking_chain(self, q: str) -> tuple[list[str], object] | None:
+        """For the async function ``q`` (an endpoint): a shortest chain [q, ..., f] through the project
+        coroutine functions it calls and the sync helpers they call on the loop, to a blocking call
+        ``f`` makes on the event loop, and that call's finding; None when nothing reached blocks."""
+        f = self.functions.get(q)
+        if f is None or not f.is_async or self.is_test(q):
+            return None
+        prev: dict[str, str | None] = {q: None}
+        queue: deque[str] = deque([q])
+
+        def path(c: str) -> list[str]:
+            out = [c]
+            while prev[out[-1]] is not None:
+                out.append(prev[out[-1]])  # type: ignore[arg-type]
+            return list(reversed(out))
+
+        while queue:
+            c = queue.popleft()
+            for b in self.functions[c].blocking:
+                if not (b.flags & EXEMPT):
+                    return path(c), b
+            for e in self.out.get(c, ()):
+                if not self._live_edge(e) or e.site.kind != "call" or e.callee in prev:
+                    continue
+                callee = self.functions[e.callee]
+                if callee.is_async and not callee.generator and not self.is_test(e.callee):
+                    prev[e.callee] = c
+                    queue.append(e.callee)
+                elif not callee.is_async and e.callee in self.blocking_next:
+                    found = self.blocking_chain(e.callee)
+                    if found is not None:
+                        return path(c) + found[0], found[1]
+        return None
+
     def loop_safe(self, q: str) -> bool:
         """Nothing that blocks is reachable from ``q``: no blocking call in it or down its calls, no
         session I/O (a sync session would block the loop), no call the analysis could not resolve."""

@@ -49,6 +49,7 @@ RULE = register(
         doc=__doc__,
         module=__name__,
         fix_order=900,
+        report="before",
     )
 )
 

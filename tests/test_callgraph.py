@@ -526,3 +526,102 @@ def test_retry_decorators_that_await_coroutines_do_not_block_the_conversion(tmp_
     g = p.graph
     assert "app.work.ping" in g.must_async and "app.work.ping" not in g.blocked
     assert "lru_cache" in g.blocked["app.work.cached"]
+
+
+# -- summaries in worker processes -------------------------------------------------------------
+
+def _parallel_project(*roots) -> dict[str, str]:
+    """A project of 40 modules that call each other and consult another module for a type."""
+    for root in roots:
+        root.mkdir(parents=True, exist_ok=True)
+    files = {"par/__init__.py": "", "par/db.py": "from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker()\n"}
+    for i in range(40):
+        files[f"par/m{i}.py"] = (
+            f"import time\nfrom par.db import SessionLocal\nfrom par import m{(i + 1) % 40} as nxt\n\n\n"
+            f"def f{i}(n):\n    db = SessionLocal()\n    db.commit()\n    return nxt.f{(i + 1) % 40}(n - 1) if n else 0\n\n\n"
+            f"async def ep{i}():\n    time.sleep(1)\n    return f{i}(3)\n"
+        )
+    return files
+
+
+def _all_summaries(project) -> dict:
+    return {rel: (s, dict(s.deps)) for rel, s in project.summaries.items()}
+
+
+def test_parallel_summaries_equal_serial(tmp_path, monkeypatch):
+    from asyncify_lint.project import parallel
+
+    monkeypatch.delenv("ASYNCIFY_LINT_NO_CACHE", raising=False)
+    monkeypatch.setattr(parallel, "MIN_BYTES", 1)
+    monkeypatch.setattr(parallel, "MIN_FILES", 2)
+    files = _parallel_project(tmp_path / "a", tmp_path / "b")
+    used = []
+    real = parallel.summarize
+    monkeypatch.setattr(parallel, "summarize", lambda store, rels: used.append(real(store, rels)) or used[-1])
+    monkeypatch.setenv("ASYNCIFY_LINT_JOBS", "1")
+    serial = make(tmp_path / "a", files)
+    expected = _all_summaries(serial)
+    monkeypatch.setenv("ASYNCIFY_LINT_JOBS", "3")
+    par = make(tmp_path / "b", files)
+    got = _all_summaries(par)
+    assert used == [1, 3]
+    assert got == expected
+    assert par.store.stats == {"loaded": 0, "computed": 42}
+    assert par.graph.must_async.keys() == serial.graph.must_async.keys()
+    assert "par.m7.f7" in par.graph.must_async
+    # the workers' summaries were written to the cache like the others: a warm run loads them all
+    again = Project(str(tmp_path / "b"), Settings())
+    assert _all_summaries(again) == expected
+    assert again.store.stats == {"loaded": 42, "computed": 0}
+
+
+def test_parallel_summaries_survive_a_failing_worker(tmp_path, monkeypatch):
+    from asyncify_lint.project import parallel
+
+    monkeypatch.setattr(parallel, "MIN_BYTES", 1)
+    monkeypatch.setattr(parallel, "MIN_FILES", 2)
+    files = _parallel_project(tmp_path / "a", tmp_path / "b")
+    monkeypatch.setenv("ASYNCIFY_LINT_JOBS", "1")
+    expected = _all_summaries(make(tmp_path / "a", files))
+
+    parent, real = os.getpid(), parallel.summarize_text
+
+    def fails_in_a_worker(*args):
+        if os.getpid() != parent:
+            raise RuntimeError("worker failed")
+        return real(*args)
+
+    monkeypatch.setattr(parallel, "summarize_text", fails_in_a_worker)
+    monkeypatch.setenv("ASYNCIFY_LINT_JOBS", "2")
+    par = make(tmp_path / "b", files)
+    assert _all_summaries(par) == expected  # the failed share is summarised serially
+
+
+def test_parallel_not_used_where_it_cannot_pay_or_fork(tmp_path, monkeypatch):
+    from asyncify_lint.project import parallel
+
+    files = _parallel_project()
+    monkeypatch.setenv("ASYNCIFY_LINT_JOBS", "4")
+    p = make(tmp_path, files)
+    assert parallel.summarize(p.store, p.files) == 1  # 42 small files: below MIN_BYTES
+    monkeypatch.setattr(parallel, "MIN_BYTES", 1)
+    monkeypatch.setattr(parallel, "MIN_FILES", 2)
+    monkeypatch.setattr(parallel.multiprocessing, "current_process", lambda: type("P", (), {"daemon": True})())
+    assert parallel.summarize(p.store, p.files) == 1  # a flake8 -j worker: no children
+    monkeypatch.undo()
+    monkeypatch.setenv("ASYNCIFY_LINT_JOBS", "x")
+    assert parallel.jobs() == 1
+    monkeypatch.setenv("ASYNCIFY_LINT_JOBS", "3")
+    assert parallel.jobs() == 3
+
+
+def test_share_balances_sizes_and_keeps_order():
+    from asyncify_lint.project.parallel import share
+
+    sizes = {"a": 10, "b": 1, "c": 9, "d": 2, "e": 5, "f": 5}
+    chunks = share(sizes, 2)
+    assert sorted(sum(chunks, [])) == sorted(sizes)
+    loads = [sum(sizes[r] for r in c) for c in chunks]
+    assert abs(loads[0] - loads[1]) <= 2
+    order = list(sizes)
+    assert all(c == sorted(c, key=order.index) for c in chunks)

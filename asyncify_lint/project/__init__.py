@@ -41,6 +41,7 @@ class Project:
         self.generation = 0
         self._overlay: dict[str, str] = {}  # relpath -> text that replaces the file on disk
         self._facts: dict[str, object] = {}
+        self._is_test: dict[str, bool] = {}  # relpath -> matches the test paths
         self.unresolved = 0
         self._store = None  # asyncify_lint.project.cache.SummaryStore, created on first use
 
@@ -70,8 +71,11 @@ class Project:
         return os.path.relpath(os.path.abspath(path), self.root)
 
     def is_test_file(self, relpath: str) -> bool:
-        patterns = self.settings.test_paths if self.settings is not None else DEFAULT_TEST_PATTERNS
-        return matches_any(relpath, patterns)
+        found = self._is_test.get(relpath)
+        if found is None:
+            patterns = self.settings.test_paths if self.settings is not None else DEFAULT_TEST_PATTERNS
+            found = self._is_test[relpath] = matches_any(relpath, patterns)
+        return found
 
     @property
     def modules(self) -> dict[str, tuple[str, bool]]:
@@ -116,8 +120,11 @@ class Project:
             return False
 
     def context(self, relpath: str) -> FileContext | None:
-        if relpath in self._contexts:
-            return self._contexts[relpath]
+        contexts = self._contexts
+        if relpath in contexts:
+            ctx = contexts.pop(relpath)  # most recently used last: the budget drops the least recently used
+            contexts[relpath] = ctx
+            return ctx
         ctx = None
         try:
             if relpath in self._overlay:
@@ -134,8 +141,8 @@ class Project:
         return ctx
 
     #: parsed trees kept at once, in lines of source: each file is parsed once while the project
-    #: fits (rules, summaries and other modules' name resolution share it); beyond, the oldest
-    #: trees are dropped and parsed again if asked for, so memory stays bounded on large trees
+    #: fits (rules, summaries and other modules' name resolution share it); beyond, the least recently
+    #: used trees are dropped and parsed again if asked for, so memory stays bounded on large trees
     CONTEXT_BUDGET_LINES = 150_000
 
     def _remember(self, relpath: str, ctx: FileContext | None) -> None:

@@ -22,6 +22,7 @@ import tempfile
 from typing import TYPE_CHECKING
 
 from asyncify_lint.engine.source import SourceError, SourceFile
+from asyncify_lint.project import parallel
 from asyncify_lint.project.summary import SUMMARY_VERSION, ModuleSummary, summarize_text, text_sha
 
 if TYPE_CHECKING:
@@ -178,32 +179,50 @@ class SummaryStore:
                 return False
         return True
 
+    def _cached(self, relpath: str) -> ModuleSummary | None:
+        """The disk cache's summary of a file, when it is still valid."""
+        entry = None if relpath in self.project._overlay else self.entries.get(relpath)
+        if entry is not None and isinstance(entry[3], ModuleSummary) and self._valid(entry[3], relpath):
+            return entry[3]
+        return None
+
+    def load_cached(self, relpath: str) -> bool:
+        """Take a file's summary from the disk cache, when it is still valid."""
+        s = self._cached(relpath)
+        if s is None:
+            return False
+        self.stats["loaded"] += 1
+        self._summaries[relpath] = s
+        self._texts.pop(relpath, None)
+        return True
+
     def get(self, relpath: str) -> ModuleSummary | None:
         s = self._summaries.get(relpath)
         if s is not None:
             return s
-        entry = None if relpath in self.project._overlay else self.entries.get(relpath)
-        if entry is not None and isinstance(entry[3], ModuleSummary) and self._valid(entry[3], relpath):
-            s = entry[3]
-            self.stats["loaded"] += 1
-        else:
-            self.sha(relpath)  # takes the stat before the text is read
-            text = self._text(relpath)
-            if text is None:
-                return None
-            s = summarize_text(self.project, relpath, text)
-            self._sha[relpath] = s.sha
-            for mod in s.deps:
-                e = self.project.modules.get(mod)
-                s.deps[mod] = self.sha(e[0]) if e is not None else ""
-            self.stats["computed"] += 1
-            stat = self._stat.get(relpath)
-            if relpath not in self.project._overlay and stat is not None:
-                self.entries[relpath] = (stat[0], stat[1], s.sha, s)
-                self._dirty = True
+        if self.load_cached(relpath):
+            return self._summaries[relpath]
+        self.sha(relpath)  # takes the stat before the text is read
+        text = self._text(relpath)
+        if text is None:
+            return None
+        s = summarize_text(self.project, relpath, text)
+        self._computed(relpath, s)
         self._summaries[relpath] = s
         self._texts.pop(relpath, None)
         return s
+
+    def _computed(self, relpath: str, s: ModuleSummary) -> None:
+        """Record a summary just computed (here or in a worker): its dependencies' hashes, the cache entry."""
+        self._sha[relpath] = s.sha
+        for mod in s.deps:
+            e = self.project.modules.get(mod)
+            s.deps[mod] = self.sha(e[0]) if e is not None else ""
+        self.stats["computed"] += 1
+        stat = self._stat.get(relpath)
+        if relpath not in self.project._overlay and stat is not None:
+            self.entries[relpath] = (stat[0], stat[1], s.sha, s)
+            self._dirty = True
 
     def for_module(self, module: str) -> ModuleSummary | None:
         entry = self.project.modules.get(module)
@@ -215,6 +234,7 @@ class SummaryStore:
     def all(self) -> dict[str, ModuleSummary]:
         if not self._complete:
             files = self.project.files
+            parallel.summarize(self, [rel for rel in files if rel not in self._summaries])
             for rel in files:
                 self.get(rel)
             self._complete = True

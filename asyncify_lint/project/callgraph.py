@@ -52,12 +52,23 @@ REGISTRATIONS = ("add_api_route", "add_api_websocket_route", "add_event_handler"
                  "add_middleware", "partial", "Depends", "Security")
 
 
-@dataclass
 class Edge:
-    caller: str | None  # function qualname; None at module level / in a class body
-    callee: str
-    relpath: str  # file of the call site
-    site: CallSite
+    __slots__ = ("caller", "callee", "relpath", "site")
+
+    def __init__(self, caller: str | None, callee: str, relpath: str, site: CallSite) -> None:
+        self.caller = caller  # function qualname; None at module level / in a class body
+        self.callee = callee
+        self.relpath = relpath  # file of the call site
+        self.site = site
+
+    def __repr__(self) -> str:
+        return f"Edge({self.caller!r}, {self.callee!r}, {self.relpath!r}, {self.site!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Edge) and (self.caller, self.callee, self.relpath, self.site) == (
+            other.caller, other.callee, other.relpath, other.site)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value (as the dataclass was)
 
 
 def display(qualname: str, module: str | None, root: bool = False) -> str:
@@ -238,7 +249,12 @@ class CallGraph:
         return self.summaries[self.file_of[q]].is_test
 
     def _link(self) -> None:
-        resolve = self.resolver.resolve
+        memo = self.resolver._memo
+        slow = self.resolver.resolve
+
+        def resolve(target: str) -> tuple[str, str | None]:
+            return memo.get(target) or slow(target)
+
         for rel, s in self.summaries.items():
             for q, f in s.functions.items():
                 if q in self.functions and self.resolver.modules.get(s.module, (rel,))[0] != rel:

@@ -25,6 +25,7 @@ import ast
 import hashlib
 import os
 import warnings
+from sys import intern
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -232,7 +233,7 @@ class _Builder:
     def qn(self, prefix: str, name: str) -> str:
         return f"{prefix}.{name}" if prefix else name
 
-    def name_target(self, expr: ast.Name) -> str:
+    def name_target(self, expr: ast.Name, methods: bool = True) -> str:
         ctx = self.ctx
         b = ctx.lookup(expr.id, expr)
         if b is None:
@@ -246,23 +247,26 @@ class _Builder:
             v = b.value
             if isinstance(v, ast.Call) and isinstance(v.func, (ast.Name, ast.Attribute)) and v.args:
                 if ctx.qualname(v.func) in PARTIAL:
-                    return self.callable_target(v.args[0])
+                    return self.callable_target(v.args[0], methods=methods)
             if isinstance(v, (ast.Name, ast.Attribute)) and not (isinstance(v, ast.Name) and v.id == expr.id):
-                return self.callable_target(v)
+                return self.callable_target(v, methods=methods)
             if ctx.module_scope.bindings.get(expr.id) is b and self.module:
                 return f"q:{self.module}.{expr.id}"  # a module-level value: resolved when linking
+            if not methods:
+                return "?"
             t = sqla.value_type(ctx, expr)
             if t and t != "?" and not t.startswith("returns:"):
                 return f"m:{t}:__call__"
         return "?"
 
-    def callable_target(self, expr: ast.AST, _depth: int = 0) -> str:
-        """Target of calling ``expr``."""
+    def callable_target(self, expr: ast.AST, _depth: int = 0, methods: bool = True) -> str:
+        """Target of calling ``expr``; with ``methods`` False, only a qualified name (``q:``) is worked
+        out, and the rest is "?" (the value's type is not looked for)."""
         if _depth > 5:
             return "?"
         ctx = self.ctx
         if isinstance(expr, ast.Name):
-            return self.name_target(expr)
+            return self.name_target(expr, methods)
         if isinstance(expr, ast.Attribute):
             base = expr.value
             if isinstance(base, ast.Name):
@@ -284,6 +288,8 @@ class _Builder:
                     if b is not None and b.kind == "class":
                         return "q:" + self.def_qualnames.get(id(b.node), b.qualname or "") + "." + expr.attr
                 return f"q:{q}"
+            if not methods:
+                return "?"
             t = sqla.value_type(ctx, base)
             if t is not None and t != "?":
                 if t.startswith("returns:"):
@@ -293,7 +299,7 @@ class _Builder:
         if isinstance(expr, ast.Call):
             f = expr.func
             if isinstance(f, (ast.Name, ast.Attribute)) and expr.args and ctx.qualname(f) in PARTIAL:
-                return self.callable_target(expr.args[0], _depth + 1)
+                return self.callable_target(expr.args[0], _depth + 1, methods)
         return "?"
 
     def method_owner(self, node: ast.AST):
@@ -499,8 +505,9 @@ class _Builder:
 
     def add_site(self, fs: FunctionSummary | None, node: ast.AST, target: str, kind: str, flags: int,
                  consumer: str = "") -> CallSite:
+        # the same target and text recur across a module: one string each, written once in the cache
         site = CallSite(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset,  # type: ignore[attr-defined]
-                        target, _short(self.ctx.segment(node.func if isinstance(node, ast.Call) else node)),
+                        intern(target), intern(_short(self.ctx.segment(node.func if isinstance(node, ast.Call) else node))),
                         flags, kind, consumer)
         (fs.calls if fs is not None else self.s.module_calls).append(site)
         return site
@@ -560,7 +567,7 @@ class _Builder:
                 self._callback(fs, k.value, target, flags)
 
     def _callback(self, fs, a: ast.AST, consumer: str, flags: int) -> None:
-        at = self.callable_target(a)
+        at = self.callable_target(a, methods=False)  # only a project function's qualified name counts
         if at.startswith("q:") and self.in_project(at):
             self.add_site(fs, a, at, "callback", flags, consumer=consumer)
 

@@ -1,0 +1,126 @@
+"""Summaries of a large, cold project computed in worker processes.
+
+A module's summary depends only on its text and, for the types of a few values, on the modules it
+imports, so the files to summarise can be shared out. On a cold run of a large project the current
+process keeps its share (its parsed trees then serve the rules too, as in a serial run) and forked
+workers compute the rest, sending the summaries back pickled; the results are the same as a serial
+run's (the same function on the same text and the same project).
+
+Only where it pays and is safe: at least ``MIN_FILES`` files and ``MIN_BYTES`` of source to summarise,
+more than one CPU, the ``fork`` start method (workers inherit the project as it is, no re-import of
+anything), no other thread running (forking a threaded process can deadlock), and not inside a
+daemonic process (flake8's ``-j`` workers cannot have children; each already has a share of the
+files). ``ASYNCIFY_LINT_JOBS=N`` sets the number of processes (``1``: serial). A worker that fails
+leaves its files to the serial path, which computes whatever is missing.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+from asyncify_lint.project.summary import ModuleSummary, summarize_text
+
+if TYPE_CHECKING:
+    from asyncify_lint.project.cache import SummaryStore
+
+MIN_FILES = 32
+MIN_BYTES = 1_500_000  # about 40k lines: below, forking and pickling cost about what they save
+MAX_JOBS = 8
+WORKER_BUDGET_LINES = 20_000  # parsed trees a worker keeps (for the few modules consulted for types)
+
+_STORE: "SummaryStore | None" = None  # the store being filled, inherited by the forked workers
+
+
+def jobs() -> int:
+    """Processes to use: ``ASYNCIFY_LINT_JOBS``, else the CPUs this process may run on (at most 8)."""
+    env = os.environ.get("ASYNCIFY_LINT_JOBS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            return 1
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return min(n, MAX_JOBS)
+
+
+def _can_fork() -> bool:
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if multiprocessing.current_process().daemon:
+        return False
+    return threading.active_count() == 1
+
+
+def _work(rels: list[str]) -> list[tuple[str, ModuleSummary]]:
+    store = _STORE
+    assert store is not None
+    project = store.project
+    project.CONTEXT_BUDGET_LINES = WORKER_BUDGET_LINES
+    out = []
+    for rel in rels:
+        text = store._text(rel)
+        if text is not None:
+            out.append((rel, summarize_text(project, rel, text)))
+    return out
+
+
+def share(sizes: dict[str, int], n: int) -> list[list[str]]:
+    """``n`` lists of files of about equal size (largest first into the lightest list), each in the
+    given order."""
+    chunks: list[list[str]] = [[] for _ in range(n)]
+    loads = [0] * n
+    for rel in sorted(sizes, key=lambda r: -sizes[r]):
+        i = loads.index(min(loads))
+        chunks[i].append(rel)
+        loads[i] += sizes[rel] + 1
+    order = {rel: k for k, rel in enumerate(sizes)}
+    return [sorted(c, key=order.__getitem__) for c in chunks]
+
+
+def summarize(store: "SummaryStore", rels: list[str]) -> int:
+    """Summarise in parallel the files of ``rels`` the cache does not hold, when it pays; returns the
+    number of processes used (1: nothing was done here, the caller summarises serially)."""
+    global _STORE
+    n = jobs()
+    if n < 2 or len(rels) < MIN_FILES or not _can_fork():
+        return 1
+    sizes: dict[str, int] = {}
+    for rel in rels:
+        if not store.load_cached(rel):
+            store.sha(rel)  # the stat, then the text, as a serial run takes them (for the cache entry)
+            sizes[rel] = store._stat.get(rel, (0, 0))[1]
+    total = sum(sizes.values())
+    if len(sizes) < MIN_FILES or total < MIN_BYTES:
+        return 1
+    n = min(n, max(2, total // MIN_BYTES))
+    chunks = share(sizes, n)
+    _STORE = store
+    try:
+        with ProcessPoolExecutor(max_workers=n - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_work, chunk) for chunk in chunks[1:]]
+            for chunk in chunks[1:]:
+                for rel in chunk:
+                    store._texts.pop(rel, None)  # the worker reads it again
+            for rel in chunks[0]:
+                store.get(rel)
+            for fut in futures:
+                try:
+                    results = fut.result()
+                except Exception:  # a worker died or failed: its files are summarised serially
+                    continue
+                for rel, s in results:
+                    if rel not in store._summaries:
+                        store._computed(rel, s)
+                        store._summaries[rel] = s
+    except (OSError, RuntimeError):  # cannot fork here: the serial path does it all
+        return 1
+    finally:
+        _STORE = None
+    return n

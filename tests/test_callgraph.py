@@ -615,13 +615,14 @@ def test_parallel_not_used_where_it_cannot_pay_or_fork(tmp_path, monkeypatch):
     assert parallel.jobs() == 3
 
 
-def test_share_balances_sizes_and_keeps_order():
+def test_share_cuts_consecutive_runs_of_about_equal_size():
     from asyncify_lint.project.parallel import share
 
-    sizes = {"a": 10, "b": 1, "c": 9, "d": 2, "e": 5, "f": 5}
-    chunks = share(sizes, 2)
-    assert sorted(sum(chunks, [])) == sorted(sizes)
-    loads = [sum(sizes[r] for r in c) for c in chunks]
-    assert abs(loads[0] - loads[1]) <= 2
-    order = list(sizes)
-    assert all(c == sorted(c, key=order.index) for c in chunks)
+    sizes = {f"pkg{i // 10}/m{i}.py": (i * 37) % 11 + 1 for i in range(60)}
+    for n in (2, 3, 4):
+        chunks = share(sizes, n)
+        assert len(chunks) == n and sum(chunks, []) == list(sizes)  # consecutive runs, in order
+        loads = [sum(sizes[r] + 1 for r in c) for c in chunks]
+        total = sum(loads)
+        assert all(abs(load - total / n) <= max(sizes.values()) + 1 for load in loads), loads
+    assert share({"a.py": 5}, 2) == [["a.py"], []]

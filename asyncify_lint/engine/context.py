@@ -102,6 +102,7 @@ class FileContext:
         self._parents: dict[int, ast.AST] = {}
         self._string_annotations: list[ast.AST] = []
         self._bound: dict[int, set[str]] | None = None
+        self._bound_anywhere: set[str] = set()  # names some function binds (the others are module names)
         self._qualnames: dict[int, str | None] = {}
         self._lookups: dict[tuple[str, int], Binding | None] = {}
 
@@ -189,6 +190,7 @@ class FileContext:
         self._by_type = other._by_type
         self._parents = other._parents
         self._bound = other._bound_names()
+        self._bound_anywhere = other._bound_anywhere
         self._module_scope = other.module_scope
         self._func_scopes = other._func_scopes
         self._string_annotations = other._string_annotations
@@ -292,6 +294,7 @@ class FileContext:
             if p is not None:
                 bound.setdefault(id(p), set()).update(names)
         self._bound = bound
+        self._bound_anywhere = set().union(*bound.values())
         return bound
 
     def lookup(self, name: str, node: ast.AST) -> Binding | None:
@@ -308,6 +311,8 @@ class FileContext:
 
     def _lookup(self, name: str, node: ast.AST) -> Binding | None:
         bound = self._bound if self._bound is not None else self._bound_names()
+        if name not in self._bound_anywhere:
+            return self.module_scope.bindings.get(name)  # no function binds it: what the walk would find
         get = self._parents.get
         in_class_body = True
         p = get(id(node))

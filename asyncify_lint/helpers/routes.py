@@ -40,12 +40,21 @@ class _Router(NamedTuple):
     prefix: str | None  # APIRouter(prefix=...): None when not a literal
 
 
-def _literal(expr: ast.AST | None, default: str | None = "") -> str | None:
-    if expr is None:
-        return default
+def _literal(expr: ast.AST | None) -> str | None:
     if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
         return expr.value
     return None
+
+
+def _prefix(call: ast.Call) -> str | None:
+    """The literal ``prefix=`` of an ``APIRouter(...)`` / ``include_router(...)`` call ("" when absent,
+    None when it is not a literal or may come from ``**options``)."""
+    for k in call.keywords:
+        if k.arg == "prefix":
+            return _literal(k.value)
+    if any(k.arg is None for k in call.keywords):
+        return None
+    return ""
 
 
 def _key(ctx: FileContext, expr: ast.AST) -> str | None:
@@ -76,7 +85,7 @@ def _build(project) -> list[Route]:
             if b.kind == "assign" and isinstance(b.value, ast.Call):
                 t = ctx.type_of(b.value)
                 if t in fastapi.APP_TYPES:
-                    prefix = "" if t == "fastapi.FastAPI" else _literal(fastapi._arg(b.value, 0, "prefix"))
+                    prefix = "" if t == "fastapi.FastAPI" else _prefix(b.value)
                     routers[f"{ctx.module}.{name}"] = _Router(t == "fastapi.FastAPI", prefix)
         for call in ctx.nodes_of(ast.Call):
             func = call.func  # type: ignore[attr-defined]
@@ -84,8 +93,7 @@ def _build(project) -> list[Route]:
                 if fastapi.is_app(ctx, func.value):
                     child = _key(ctx, call.args[0])  # type: ignore[attr-defined]
                     if child is not None:
-                        prefix = _literal(next((k.value for k in call.keywords if k.arg == "prefix"), None))  # type: ignore[attr-defined]
-                        mounts.setdefault(child, []).append((_key(ctx, func.value), prefix))
+                        mounts.setdefault(child, []).append((_key(ctx, func.value), _prefix(call)))  # type: ignore[arg-type]
         for stmt in ctx.tree.body:
             if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
@@ -93,7 +101,7 @@ def _build(project) -> list[Route]:
                 verb = fastapi.route_decorator(ctx, dec)
                 if verb is None or verb in ("websocket", "trace"):
                     continue
-                path = _literal(fastapi._arg(dec, 0, "path"), None)  # type: ignore[arg-type]
+                path = _literal(fastapi._arg(dec, 0, "path"))  # type: ignore[arg-type]
                 methods = _methods(dec, verb)  # type: ignore[arg-type]
                 if path is None or methods is None:
                     continue
@@ -113,7 +121,7 @@ def _methods(dec: ast.Call, verb: str) -> frozenset[str] | None:
     if value is None:
         return frozenset({"GET"})
     if isinstance(value, (ast.List, ast.Tuple, ast.Set)):
-        names = [_literal(e, None) for e in value.elts]
+        names = [_literal(e) for e in value.elts]
         if all(names):
             return frozenset(n.upper() for n in names)  # type: ignore[union-attr]
     return None
@@ -180,7 +188,7 @@ def request_of(ctx: FileContext, call: ast.Call) -> tuple[str, str, tuple[str | 
         return None
     verb, args = func.attr, list(call.args)
     if verb == "request" and args:
-        method = _literal(args.pop(0), None)
+        method = _literal(args.pop(0))
         if method is None or method.lower() not in HTTP_METHODS:
             return None
         verb = method.lower()

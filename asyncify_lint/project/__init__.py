@@ -177,8 +177,24 @@ class Project:
                 return ctx, parts[k], parts[k + 1 :]
         return None
 
+    def _memo(self, name: str) -> dict:
+        """A memo of answers about other modules, kept until a file changes (then ``_facts`` is
+        cleared): the answer stays when the module's parsed tree is dropped from the budget."""
+        memo = self._facts.get(name)
+        if memo is None:
+            memo = self._facts[name] = {}
+        return memo  # type: ignore[return-value]
+
     def resolve_reexport(self, qualname: str, _depth: int = 0) -> str:
         """Follow ``from .x import y`` re-exports: ``pkg.y`` → ``pkg.x.y`` when pkg imports y."""
+        memo = self._memo("memo.reexport")
+        key = (qualname, _depth)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = self._resolve_reexport(qualname, _depth)
+        return found
+
+    def _resolve_reexport(self, qualname: str, _depth: int) -> str:
         if _depth > 10 or not self.modules:
             return qualname
         split = self._split(qualname)
@@ -193,6 +209,13 @@ class Project:
 
     def type_of_qualname(self, qualname: str, _depth: int = 0) -> str | None:
         """Type of the module-level value ``pkg.mod.name`` (e.g. ``app.db.SessionLocal``)."""
+        memo = self._memo("memo.type_of")
+        key = (qualname, _depth)
+        if key not in memo:
+            memo[key] = self._type_of_qualname(qualname, _depth)
+        return memo[key]
+
+    def _type_of_qualname(self, qualname: str, _depth: int) -> str | None:
         if _depth > 10:
             return None
         split = self._split(qualname)
@@ -208,6 +231,12 @@ class Project:
 
     def type_alias(self, qualname: str) -> str | None:
         """``SessionDep = Annotated[Session, Depends(get_db)]`` defined in another module → its type."""
+        memo = self._memo("memo.type_alias")
+        if qualname not in memo:
+            memo[qualname] = self._type_alias(qualname)
+        return memo[qualname]
+
+    def _type_alias(self, qualname: str) -> str | None:
         split = self._split(qualname)
         if split is None:
             return None

@@ -179,20 +179,13 @@ class SummaryStore:
                 return False
         return True
 
-    def _cached(self, relpath: str) -> ModuleSummary | None:
-        """The disk cache's summary of a file, when it is still valid."""
-        entry = None if relpath in self.project._overlay else self.entries.get(relpath)
-        if entry is not None and isinstance(entry[3], ModuleSummary) and self._valid(entry[3], relpath):
-            return entry[3]
-        return None
-
     def load_cached(self, relpath: str) -> bool:
         """Take a file's summary from the disk cache, when it is still valid."""
-        s = self._cached(relpath)
-        if s is None:
+        entry = None if relpath in self.project._overlay else self.entries.get(relpath)
+        if entry is None or not isinstance(entry[3], ModuleSummary) or not self._valid(entry[3], relpath):
             return False
         self.stats["loaded"] += 1
-        self._summaries[relpath] = s
+        self._summaries[relpath] = entry[3]
         self._texts.pop(relpath, None)
         return True
 

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 MIN_FILES = 32
 MIN_BYTES = 1_500_000  # about 40k lines: below, forking and pickling cost about what they save
 MAX_JOBS = 8
-WORKER_BUDGET_LINES = 20_000  # parsed trees a worker keeps (for the few modules consulted for types)
 
 _STORE: "SummaryStore | None" = None  # the store being filled, inherited by the forked workers
 
@@ -62,7 +61,6 @@ def _work(rels: list[str]) -> list[tuple[str, ModuleSummary]]:
     store = _STORE
     assert store is not None
     project = store.project
-    project.CONTEXT_BUDGET_LINES = WORKER_BUDGET_LINES
     out = []
     for rel in rels:
         text = store._text(rel)
@@ -72,16 +70,17 @@ def _work(rels: list[str]) -> list[tuple[str, ModuleSummary]]:
 
 
 def share(sizes: dict[str, int], n: int) -> list[list[str]]:
-    """``n`` lists of files of about equal size (largest first into the lightest list), each in the
-    given order."""
+    """``n`` runs of consecutive files (in the given order, a package's modules together: the modules
+    a summary consults for types are mostly its neighbours, parsed once per process) of about equal
+    size."""
+    total = sum(sizes.values()) + len(sizes)
     chunks: list[list[str]] = [[] for _ in range(n)]
-    loads = [0] * n
-    for rel in sorted(sizes, key=lambda r: -sizes[r]):
-        i = loads.index(min(loads))
+    done = 0
+    for rel, size in sizes.items():
+        i = min(n - 1, done * n // total) if total else 0
         chunks[i].append(rel)
-        loads[i] += sizes[rel] + 1
-    order = {rel: k for k, rel in enumerate(sizes)}
-    return [sorted(c, key=order.__getitem__) for c in chunks]
+        done += size + 1
+    return chunks
 
 
 def summarize(store: "SummaryStore", rels: list[str]) -> int:

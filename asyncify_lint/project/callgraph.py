@@ -86,14 +86,22 @@ class Resolver:
         self.modules = modules  # module name -> (relpath, is_package)
         self.get_summary = get_summary
         self._memo: dict[str, tuple[str, str | None]] = {}
+        self._splits: dict[str, tuple[str, list[str]] | None] = {}
 
     def split(self, qualname: str) -> tuple[str, list[str]] | None:
-        parts = qualname.split(".")
-        for k in range(len(parts), 0, -1):
-            mod = ".".join(parts[:k])
-            if mod in self.modules:
-                return mod, parts[k:]
-        return None
+        """``pkg.mod.Class.meth`` → ("pkg.mod", ["Class", "meth"]): the longest project module prefix
+        (memoised; callers do not modify the list)."""
+        found = self._splits.get(qualname, False)
+        if found is False:
+            found = None
+            parts = qualname.split(".")
+            for k in range(len(parts), 0, -1):
+                mod = ".".join(parts[:k])
+                if mod in self.modules:
+                    found = (mod, parts[k:])
+                    break
+            self._splits[qualname] = found
+        return found  # type: ignore[return-value]
 
     def resolve(self, target: str) -> tuple[str, str | None]:
         r = self._memo.get(target)

@@ -5,7 +5,8 @@ Routes come from route decorators on module-level functions (``@router.post("/")
 Only literal strings count: a prefix the analysis cannot read (``prefix=settings.API_V1_STR``) or a
 router whose mounting it cannot see makes the route *unanchored*: it then matches any request path
 that ends with its known part. A request's path comes from a literal or f-string URL (formatted values
-match any one segment); a route's ``{param}`` matches any one segment, ``{param:path}`` the rest.
+match any one segment; one that starts the URL, ``f"{settings.API_V1_STR}/items/"``, any prefix); a
+route's ``{param}`` matches any one segment, ``{param:path}`` the rest.
 Among the routes a request matches, the ones with most literal segments in common win (then the ones
 whose parameters take the request's formatted values), as Starlette's first match usually is the more
 specific route.
@@ -180,9 +181,16 @@ def _text(expr: ast.AST) -> str | None:
     return None
 
 
-def request_of(ctx: FileContext, call: ast.Call) -> tuple[str, str, tuple[str | None, ...]] | None:
-    """``client.post("/orders/", ...)`` → ("POST", "/orders/", ("orders",)); the path's segments, None
-    for one that holds a formatted value. None for what is not a request to the app under test."""
+class Request(NamedTuple):
+    method: str  # upper case
+    shown: str  # the path as written, formatted values as {…}
+    segments: tuple[str | None, ...]  # None: a segment that holds a formatted value
+    loose: bool  # the URL starts with a formatted value (f"{settings.API_V1_STR}/items/"): any prefix
+
+
+def request_of(ctx: FileContext, call: ast.Call) -> Request | None:
+    """``client.post("/orders/", ...)`` → Request("POST", "/orders/", ("orders",), False); None for
+    what is not a request to the app under test."""
     func = call.func
     if not isinstance(func, ast.Attribute) or not isinstance(func.value, (ast.Name, ast.Attribute)):
         return None
@@ -202,6 +210,9 @@ def request_of(ctx: FileContext, call: ast.Call) -> tuple[str, str, tuple[str | 
     if text is None:
         return None
     text = text.split("?", 1)[0].split("#", 1)[0]
+    loose = text.startswith(_HOLE)  # a base URL or a settings prefix: what follows is the known part
+    if loose:
+        text = text.lstrip(_HOLE)
     for scheme in ("http://", "https://"):
         if text.startswith(scheme):
             host, _, rest = text[len(scheme):].partition("/")
@@ -211,8 +222,10 @@ def request_of(ctx: FileContext, call: ast.Call) -> tuple[str, str, tuple[str | 
     if not text.startswith("/"):
         return None
     segments = tuple(None if _HOLE in s else s for s in text.strip("/").split("/") if s)
-    shown = text.replace(_HOLE, "{…}")
-    return verb.upper(), shown, segments
+    if loose and not any(segments):
+        return None  # nothing known of the path
+    shown = ("{…}" if loose else "") + text.replace(_HOLE, "{…}")
+    return Request(verb.upper(), shown, segments, loose)
 
 
 def _score(route: tuple[object, ...], path: tuple[str | None, ...]) -> tuple[int, int] | None:
@@ -235,19 +248,24 @@ def _score(route: tuple[object, ...], path: tuple[str | None, ...]) -> tuple[int
     return (literal, holes) if len(path) == len(route) else None
 
 
-def match(routes: list[Route], method: str, path: tuple[str | None, ...]) -> list[Route]:
-    """The routes a request reaches: the most specific of those that match it."""
+def match(routes: list[Route], request: Request) -> list[Route]:
+    """The routes a request reaches: the most specific of those that match it. A route whose prefix is
+    unknown may match the end of the request's path; a request whose prefix is unknown, the end of the
+    route's."""
     best: list[Route] = []
     top: tuple[int, int] = (-1, -1)
+    method, path = request.method, request.segments
     for r in routes:
         if method not in r.methods and not (method == "HEAD" and "GET" in r.methods):
             continue
-        if r.anchored:
-            score = _score(r.segments, path)
-        else:
-            scores = [_score(r.segments, path[k:]) for k in range(len(path) - len(r.segments) + 1)]
-            scores = [s for s in scores if s is not None]
-            score = max(scores) if scores else None
+        route = r.segments
+        scores = [_score(route, path)]
+        if not r.anchored:
+            scores += [_score(route, path[k:]) for k in range(1, len(path) - len(route) + 1)]
+        if request.loose:
+            scores += [_score(route[k:], path) for k in range(1, len(route) - len(path) + 1)]
+        found = [s for s in scores if s is not None]
+        score = max(found) if found else None
         if score is None:
             continue
         if score > top:

@@ -5,7 +5,8 @@ Reports, in test files, each request to the app under test (`client.get("/orders
 event loop: a blocking call in it, in a coroutine function it calls, or in a sync helper any of them
 calls on the loop, with the call chain. The endpoint is found from the project's routes (route
 decorators, `APIRouter(prefix=...)`, `include_router(..., prefix=...)`; a prefix that is not a
-literal matches any leading path).
+literal matches any leading path, and so does a URL that starts with a formatted value, as in
+`client.get(f"{settings.API_V1_STR}/items/")`).
 
 `asyncify-lint --fix` prints these findings on stderr before it writes anything, computed on the
 migrated code: they name the tests that exercise a blocking call the migration leaves in place
@@ -138,10 +139,9 @@ def check(ctx: FileContext, node: ast.Call):
     req = routes.request_of(ctx, node)
     if req is None or ctx.project is None:
         return
-    method, shown, path = req
-    for route in routes.match(routes.project_routes(ctx.project), method, path):
+    for route in routes.match(routes.project_routes(ctx.project), req):
         chain = _blocking(ctx, route.endpoint)
         if chain is not None:
-            yield RULE.at(ctx, node, request=f"{method} {shown}", endpoint=f"`{route.endpoint.rsplit('.', 1)[-1]}`",
+            yield RULE.at(ctx, node, request=f"{req.method} {req.shown}", endpoint=f"`{route.endpoint.rsplit('.', 1)[-1]}`",
                           where=f"{route.relpath}:{route.line}", chain=chain)
             return

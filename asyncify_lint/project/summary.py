@@ -213,6 +213,23 @@ class _SummaryProject:
         return getattr(self._project, name)
 
 
+_BLOCKS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+_BLOCK_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _block_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a statement, except handler or match case class that hold statements, handlers or
+    match cases, in ``_fields`` order (``Try``: body, handlers, orelse, finalbody); none for
+    expressions (defs are never inside one)."""
+    found = _BLOCK_FIELDS.get(cls)
+    if found is None:
+        found = ()
+        if issubclass(cls, (ast.stmt, ast.excepthandler, ast.match_case)):
+            found = tuple(f for f in cls._fields if f in _BLOCKS)  # type: ignore[attr-defined]
+        _BLOCK_FIELDS[cls] = found
+    return found
+
+
 def _short(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -226,6 +243,7 @@ class _Builder:
         self.def_qualnames: dict[int, str] = {}  # id(def/class node) -> qualname
         self.func_by_id: dict[int, FunctionSummary] = {}
         self.exempt: set[int] = set()  # ids of arguments that run in a worker thread
+        self._above_memo: dict[int, tuple[FunctionSummary | None, int]] = {}
         self.handed: dict[int, set[str]] | None = None  # id(function) -> names it awaits or passes on
         self.tops: frozenset[str] = frozenset()
 
@@ -344,10 +362,8 @@ class _Builder:
                 for child in node.body:
                     stack.append((child, q, q, nested))
                 continue
-            if isinstance(node, (ast.expr, ast.expr_context)):
-                continue
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.stmt) or isinstance(child, (ast.excepthandler, ast.match_case)):
+            for name in _block_fields(node.__class__):
+                for child in getattr(node, name):
                     stack.append((child, prefix, cls, nested))
         for node, q, cls, nested in funcs:
             args = node.args.posonlyargs + node.args.args
@@ -434,10 +450,8 @@ class _Builder:
 
     def where(self, node: ast.AST) -> tuple[FunctionSummary | None, int]:
         """The function a node's code belongs to, and its flags (lambda, genexp, worker thread...)."""
-        parents = self.ctx._parents
         flags = 0
-        child = node
-        p = parents.get(id(node))
+        p = self.ctx._parents.get(id(node))
         if p is not None:
             if p.__class__ is ast.Await:
                 flags |= AWAITED
@@ -449,23 +463,49 @@ class _Builder:
                 flags |= ARGUMENT
             elif p.__class__ is ast.keyword:
                 flags |= ARGUMENT
-        exempt = self.exempt
-        while p is not None:
-            if id(child) in exempt:
-                flags |= EXEMPT
+        fs, above = self._above(node)
+        return fs, flags | above
+
+    def _above(self, node: ast.AST) -> tuple[FunctionSummary | None, int]:
+        """The function ``node``'s code belongs to, and the flags its ancestors give it (worker thread,
+        lambda, generator expression, main guard): one walk up, memoised for every node on the way, as
+        sibling calls share their ancestors. (Nodes are visited breadth-first, so a worker-thread
+        argument is marked before any node below it asks.)"""
+        memo = self._above_memo
+        found = memo.get(id(node))
+        if found is not None:
+            return found
+        parents, exempt = self.ctx._parents, self.exempt
+        path: list[tuple[ast.AST, int]] = []
+        child = node
+        while True:
+            found = memo.get(id(child))
+            if found is not None:
+                break
+            p = parents.get(id(child))
+            f = EXEMPT if id(child) in exempt else 0
+            if p is None:
+                found = (None, f)
+                memo[id(child)] = found
+                break
             t = p.__class__
-            if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
-                if child not in p.decorator_list:  # type: ignore[attr-defined]
-                    return self.func_by_id.get(id(p)), flags
-            elif t is ast.Lambda:
-                flags |= IN_LAMBDA
+            if (t is ast.FunctionDef or t is ast.AsyncFunctionDef) and child not in p.decorator_list:  # type: ignore[attr-defined]
+                found = (self.func_by_id.get(id(p)), f)
+                memo[id(child)] = found
+                break
+            if t is ast.Lambda:
+                f |= IN_LAMBDA
             elif t is ast.GeneratorExp:
-                flags |= IN_GENEXP
+                f |= IN_GENEXP
             elif t is ast.If and _is_main_guard(p) and child in p.body:  # type: ignore[attr-defined]
-                flags |= MAIN_GUARD
+                f |= MAIN_GUARD
+            path.append((child, f))
             child = p
-            p = parents.get(id(p))
-        return None, flags
+        fs, flags = found
+        for c, f in reversed(path):
+            flags |= f
+            memo[id(c)] = (fs, flags)
+        return memo[id(node)]
 
     def _handed_names(self, stmt: ast.AST) -> set[str]:
         """Names the function around ``stmt`` (its body, nested functions included) awaits or passes to a

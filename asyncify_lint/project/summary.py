@@ -536,7 +536,7 @@ class _Builder:
             while a is not None:
                 t = a.__class__
                 if t in funcs:
-                    if any(child is b for b in a.body):  # type: ignore[attr-defined]
+                    if isinstance(child, ast.stmt):  # in its body (not a decorator, default or annotation)
                         found.setdefault(id(a), set()).add(name)
                 elif t is ast.Lambda and child is a.body:  # type: ignore[attr-defined]
                     found.setdefault(id(a), set()).add(name)

@@ -101,7 +101,7 @@ RULE = register(
         code="AFY502",
         name="test-request-blocks",
         message="{request} reaches {endpoint} ({where}), which blocks the event loop: {chain}; a blocking-call "
-                "detector (blockbuster) fails this test",
+                "detector (blockbuster) fails this test when the request gets there",
         fix_availability=FixAvailability.NONE,
         doc=__doc__,
         module=__name__,

@@ -277,6 +277,7 @@ class CallGraph:
                 k, q = resolve(target)
                 if k == FUNC:
                     self.roles.setdefault(q, set()).add(role)  # type: ignore[arg-type]
+            self.calls += s.external_calls
             for f, sites in s.all_calls():
                 caller = f.qualname if f is not None else None
                 for site in sites:

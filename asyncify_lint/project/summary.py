@@ -34,7 +34,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 
-SUMMARY_VERSION = f"{__version__}-s7"
+SUMMARY_VERSION = f"{__version__}-s8"
 
 # Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
 # rewritten, and the function needs to become async either way).
@@ -155,6 +155,7 @@ class ModuleSummary:
     module_calls: list[CallSite] = field(default_factory=list)  # module level and class bodies
     deps: dict[str, str] = field(default_factory=dict)  # project module consulted for types -> "" (sha set by cache)
     error: str | None = None  # the module could not be parsed
+    external_calls: int = 0  # calls of a qualified name outside the project (no call site kept for them)
 
     def all_calls(self):
         yield None, self.module_calls
@@ -556,7 +557,10 @@ class _Builder:
         ctx = self.ctx
         func = call.func
         target = self.callable_target(func)
-        self.add_site(fs, call, target, "call", flags)
+        if target.startswith("q:") and not self.in_project(target):
+            self.s.external_calls += 1  # `len(x)`, `os.path.join(...)`: never an edge of the graph; counted
+        else:
+            self.add_site(fs, call, target, "call", flags)
         fq = target[2:] if target.startswith("q:") else ""
         if fq in fastapi.DEPENDS:
             dep = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "dependency"), None)

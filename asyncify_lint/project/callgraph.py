@@ -87,6 +87,7 @@ class Resolver:
         self.get_summary = get_summary
         self._memo: dict[str, tuple[str, str | None]] = {}
         self._splits: dict[str, tuple[str, list[str]] | None] = {}
+        self._mros: dict[str, tuple[list[str], bool]] = {}
 
     def split(self, qualname: str) -> tuple[str, list[str]] | None:
         """``pkg.mod.Class.meth`` → ("pkg.mod", ["Class", "meth"]): the longest project module prefix
@@ -183,7 +184,14 @@ class Resolver:
         return [self.resolve(b) for b in s.classes.get(cls, ())]
 
     def mro(self, cls: str) -> tuple[list[str], bool]:
-        """Project classes in lookup order, and whether some base is outside the project (or unknown)."""
+        """Project classes in lookup order, and whether some base is outside the project (or unknown);
+        memoised like the resolutions it is made of (callers do not modify the list)."""
+        found = self._mros.get(cls)
+        if found is None:
+            found = self._mros[cls] = self._mro(cls)
+        return found
+
+    def _mro(self, cls: str) -> tuple[list[str], bool]:
         out: list[str] = []
         foreign = False
         stack = [cls]

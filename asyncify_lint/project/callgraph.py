@@ -280,45 +280,51 @@ class CallGraph:
                 self.module_of[q] = s.module
                 for role in f.roles:
                     self.roles.setdefault(q, set()).add(role)
+        calls = unresolved = 0
+        out, callers, method = self.out.setdefault, self.callers.setdefault, self.resolver.method
         for rel, s in self.summaries.items():
             for role, target, _line, _col in s.refs:
                 k, q = resolve(target)
                 if k == FUNC:
                     self.roles.setdefault(q, set()).add(role)  # type: ignore[arg-type]
-            self.calls += s.external_calls
+            calls += s.external_calls
             for f, sites in s.all_calls():
                 caller = f.qualname if f is not None else None
                 for site in sites:
-                    if site.kind == "use":
+                    kind = site.kind
+                    if kind == "use":
                         continue
                     k, q = resolve(site.target)
-                    if site.kind == "call":
-                        self.calls += 1
-                        if k == CLASS:
-                            k, q = self.resolver.method(q, "__init__")  # type: ignore[arg-type]
+                    if kind == "call":
+                        calls += 1
+                        if k == FUNC:
+                            pass
+                        elif k == CLASS:
+                            k, q = method(q, "__init__")  # type: ignore[arg-type]
                             if k != FUNC:
                                 continue
-                        if k == UNKNOWN:
-                            self.unresolved += 1
+                        elif k == UNKNOWN:
+                            unresolved += 1
                             if len(self.unknown_sites) < 1000:
                                 self.unknown_sites.append((rel, site.line, site.text))
                             continue
-                        if k != FUNC:
+                        else:
                             continue
                         e = Edge(caller, q, rel, site)  # type: ignore[arg-type]
                         if caller is not None:
-                            self.out.setdefault(caller, []).append(e)
-                        self.callers.setdefault(q, []).append(e)  # type: ignore[arg-type]
+                            out(caller, []).append(e)
+                        callers(q, []).append(e)  # type: ignore[arg-type]
                     elif k == FUNC:
                         e = Edge(caller, q, rel, site)  # type: ignore[arg-type]
-                        if site.kind == "depends":
+                        if kind == "depends":
                             self.depends.setdefault(q, []).append(e)  # type: ignore[arg-type]
                             if caller is not None:
-                                self.out.setdefault(caller, [])
-                        elif site.kind == "thread":
+                                out(caller, [])
+                        elif kind == "thread":
                             self.thread.setdefault(q, []).append(e)  # type: ignore[arg-type]
-                        elif site.kind == "callback" and not site.consumer.endswith(REGISTRATIONS):
+                        elif kind == "callback" and not site.consumer.endswith(REGISTRATIONS):
                             self.callbacks.setdefault(q, []).append(e)  # type: ignore[arg-type]
+        self.calls, self.unresolved = calls, unresolved
 
     # -- (a) reachability from async code ---------------------------------------------------
     def _live_edge(self, e: Edge) -> bool:

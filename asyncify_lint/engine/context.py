@@ -103,6 +103,7 @@ class FileContext:
         self._string_annotations: list[ast.AST] = []
         self._bound: dict[int, set[str]] | None = None
         self._bound_anywhere: set[str] = set()  # names some function binds (the others are module names)
+        self._params_only: set[str] = set()  # names functions bind only as parameters
         self._qualnames: dict[int, str | None] = {}
         self._lookups: dict[tuple[str, int], Binding | None] = {}
 
@@ -191,6 +192,7 @@ class FileContext:
         self._parents = other._parents
         self._bound = other._bound_names()
         self._bound_anywhere = other._bound_anywhere
+        self._params_only = other._params_only
         self._module_scope = other.module_scope
         self._func_scopes = other._func_scopes
         self._string_annotations = other._string_annotations
@@ -265,6 +267,8 @@ class FileContext:
             return self._bound
         get = self._parents.get
         bound: dict[int, set[str]] = {}
+        params: set[str] = set()
+        others: set[str] = set()
         funcs = _SCOPE_FUNCS
         Name, arg, alias, Load = ast.Name, ast.arg, ast.alias, ast.Load
         for node in self.nodes_of(Name, arg, alias, *_NAMED, ast.Global, ast.Nonlocal):
@@ -293,9 +297,18 @@ class FileContext:
                 p = get(id(p))
             if p is not None:
                 bound.setdefault(id(p), set()).update(names)
+                (params if c is arg else others).update(names)
         self._bound = bound
         self._bound_anywhere = set().union(*bound.values())
+        self._params_only = params - others
         return bound
+
+    def parameter_only(self, name: str) -> bool:
+        """Whether every function that binds ``name`` binds it as a parameter, and the module does not:
+        wherever it is read, it is a parameter (or an undefined name), never a function or an import."""
+        if self._bound is None:
+            self._bound_names()
+        return name in self._params_only and name not in self.module_scope.bindings
 
     def lookup(self, name: str, node: ast.AST) -> Binding | None:
         """The binding ``name`` refers to at ``node``: enclosing functions first, then the module

@@ -611,6 +611,11 @@ class _Builder:
                 self._callback(fs, k.value, target, flags)
 
     def _callback(self, fs, a: ast.AST, consumer: str, flags: int) -> None:
+        base = a
+        while base.__class__ is ast.Attribute:
+            base = base.value  # type: ignore[attr-defined]
+        if base.__class__ is ast.Name and self.ctx.parameter_only(base.id):  # type: ignore[attr-defined]
+            return  # `f(db)`, `f(request.app)`: a parameter (or what it holds) is never a project function's name
         at = self.callable_target(a, methods=False)  # only a project function's qualified name counts
         if at.startswith("q:") and self.in_project(at):
             self.add_site(fs, a, at, "callback", flags, consumer=consumer)

@@ -25,8 +25,8 @@ import ast
 import hashlib
 import os
 import warnings
-from sys import intern
 from dataclasses import dataclass, field
+from sys import intern
 from typing import NamedTuple
 
 from asyncify_lint import __version__

@@ -34,7 +34,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 
-SUMMARY_VERSION = f"{__version__}-s8"
+SUMMARY_VERSION = f"{__version__}-s9"
 
 # Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
 # rewritten, and the function needs to become async either way).
@@ -68,11 +68,14 @@ EXEMPT = 2  # runs in a worker thread (inside a to_thread/run_in_executor/add_ta
 IN_LAMBDA = 4
 IN_GENEXP = 8
 ARGUMENT = 16  # the call is an argument of another call
-HANDED = 32  # the result is stored in a name the function awaits or passes to a call
+HANDED = 32  # the result is stored in a name the function awaits or passes to a call (not `print(x)`)
 MAIN_GUARD = 64  # at module level, in the body of `if __name__ == "__main__":` (a script's entry point)
 
 
 _EMPTY: frozenset = frozenset()
+#: builtins that look at a value without running it: a coroutine passed to one is not "handed over"
+_INSPECTING_BUILTINS = frozenset({"print", "repr", "str", "format", "len", "id", "type", "isinstance", "bool",
+                                  "hash", "vars", "dir"})
 
 
 def _is_main_guard(node: ast.If) -> bool:
@@ -531,6 +534,8 @@ class _Builder:
             q = parents.get(id(n))
             if not (q.__class__ in handing or (q.__class__ is Call and q.func is not n)):  # type: ignore[attr-defined]
                 continue
+            if q.__class__ is Call and self._inspects(q):
+                continue  # `print(coro)`: looked at, not run
             name = n.id  # type: ignore[attr-defined]
             module.add(name)
             child, a = q, parents.get(id(q))
@@ -543,6 +548,13 @@ class _Builder:
                     found.setdefault(id(a), set()).add(name)
                 child, a = a, parents.get(id(a))
         return found
+
+    def _inspects(self, call: ast.Call) -> bool:
+        """A call of a builtin that only looks at its arguments (``print``, ``len``, ``repr``...): a
+        coroutine passed to it is not handed over to be run."""
+        func = call.func
+        return (func.__class__ is ast.Name and func.id in _INSPECTING_BUILTINS  # type: ignore[attr-defined]
+                and self.ctx.lookup(func.id, func) is None)  # type: ignore[attr-defined]
 
     def add_site(self, fs: FunctionSummary | None, node: ast.AST, target: str, kind: str, flags: int,
                  consumer: str = "") -> CallSite:

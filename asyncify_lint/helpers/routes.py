@@ -59,15 +59,13 @@ def _prefix(call: ast.Call) -> str | None:
 
 
 def _key(ctx: FileContext, expr: ast.AST) -> str | None:
-    """Qualified name of a module-level app/router value: ``pkg.mod.router``."""
+    """Qualified name of a module-level app/router value: ``pkg.mod.router`` (``qualname`` follows
+    imports and re-exports)."""
     if isinstance(expr, ast.Name) and ctx.module:
         b = ctx.module_scope.bindings.get(expr.id)
         if b is not None and b.kind == "assign" and ctx.lookup(expr.id, expr) is b:
             return f"{ctx.module}.{expr.id}"
-    q = ctx.qualname(expr)
-    if q is None or ctx.project is None:
-        return q
-    return ctx.project.resolve_reexport(q)
+    return ctx.qualname(expr)
 
 
 def project_routes(project) -> list[Route]:

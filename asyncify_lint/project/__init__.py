@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from asyncify_lint.config import Settings
 
 
+def _new_memo(_project: "Project") -> dict:
+    """A memo of answers about other modules, a project fact: kept until a file changes (facts are
+    then cleared), and kept when a module's parsed tree leaves the budget."""
+    return {}
+
+
 class Project:
     def __init__(self, root: str, settings: "Settings | None" = None) -> None:
         self.root = os.path.abspath(root)
@@ -177,17 +183,9 @@ class Project:
                 return ctx, parts[k], parts[k + 1 :]
         return None
 
-    def _memo(self, name: str) -> dict:
-        """A memo of answers about other modules, kept until a file changes (then ``_facts`` is
-        cleared): the answer stays when the module's parsed tree is dropped from the budget."""
-        memo = self._facts.get(name)
-        if memo is None:
-            memo = self._facts[name] = {}
-        return memo  # type: ignore[return-value]
-
     def resolve_reexport(self, qualname: str, _depth: int = 0) -> str:
         """Follow ``from .x import y`` re-exports: ``pkg.y`` → ``pkg.x.y`` when pkg imports y."""
-        memo = self._memo("memo.reexport")
+        memo = self.fact("memo.reexport", _new_memo)
         key = (qualname, _depth)
         found = memo.get(key)
         if found is None:
@@ -209,7 +207,7 @@ class Project:
 
     def type_of_qualname(self, qualname: str, _depth: int = 0) -> str | None:
         """Type of the module-level value ``pkg.mod.name`` (e.g. ``app.db.SessionLocal``)."""
-        memo = self._memo("memo.type_of")
+        memo = self.fact("memo.type_of", _new_memo)
         key = (qualname, _depth)
         if key not in memo:
             memo[key] = self._type_of_qualname(qualname, _depth)
@@ -231,7 +229,7 @@ class Project:
 
     def type_alias(self, qualname: str) -> str | None:
         """``SessionDep = Annotated[Session, Depends(get_db)]`` defined in another module → its type."""
-        memo = self._memo("memo.type_alias")
+        memo = self.fact("memo.type_alias", _new_memo)
         if qualname not in memo:
             memo[qualname] = self._type_alias(qualname)
         return memo[qualname]

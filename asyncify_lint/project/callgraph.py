@@ -548,13 +548,16 @@ class CallGraph:
                 if found is None:
                     continue
                 chain, finding = found
-                names = [display(q, s.module, root=True)] + [display(c, self.module_of[c]) for c in chain]
-                last = self.file_of[chain[-1]]
-                text = " → ".join(names + [finding.text])  # type: ignore[attr-defined]
                 site = e.site
-                out.setdefault((site.line, site.col, site.end_line, site.end_col),
-                               f"{text} ({last}:{finding.line})")  # type: ignore[attr-defined]
+                out.setdefault((site.line, site.col, site.end_line, site.end_col), self.chain_text([q] + chain, finding))
         return out
+
+    def chain_text(self, chain: list[str], finding) -> str:
+        """``create_product → audit.record → time.sleep (shop/services/audit.py:7)``: a call chain from
+        its first function to the blocking call ``finding`` in its last."""
+        names = [display(chain[0], self.module_of[chain[0]], root=True)]
+        names += [display(c, self.module_of[c]) for c in chain[1:]]
+        return " → ".join(names + [finding.text]) + f" ({self.file_of[chain[-1]]}:{finding.line})"
 
     def _app_factory_kind(self, q: str) -> str | None:
         """"engine" or the session factory kind of the app factory ``q``; None for a test module's own

@@ -93,7 +93,7 @@ import ast
 from asyncify_lint.diagnostics import FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import routes
-from asyncify_lint.project.callgraph import display, graph_for
+from asyncify_lint.project.callgraph import graph_for
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -125,11 +125,7 @@ def _blocking(ctx: FileContext, endpoint: str) -> str | None:
             graph = found[1]
             chain = graph.loop_blocking_chain(endpoint)
             if chain is not None:
-                names, finding = chain
-                shown = [display(names[0], graph.module_of[names[0]], root=True)]
-                shown += [display(q, graph.module_of[q]) for q in names[1:]]
-                text = (" → ".join(shown + [finding.text])  # type: ignore[attr-defined]
-                        + f" ({graph.file_of[names[-1]]}:{finding.line})")  # type: ignore[attr-defined]
+                text = graph.chain_text(*chain)
         memo[endpoint] = text
     return memo[endpoint]
 

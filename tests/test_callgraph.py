@@ -626,3 +626,14 @@ def test_share_cuts_consecutive_runs_of_about_equal_size():
         total = sum(loads)
         assert all(abs(load - total / n) <= max(sizes.values()) + 1 for load in loads), loads
     assert share({"a.py": 5}, 2) == [["a.py"], []]
+
+
+def test_runs_taken_from_both_ends_once_each(monkeypatch):
+    import multiprocessing
+
+    from asyncify_lint.project import parallel
+
+    ctx = multiprocessing.get_context()
+    monkeypatch.setattr(parallel, "_ENDS", (ctx.Lock(), ctx.RawArray("l", [0, 6])))
+    taken = [parallel._take(front=k % 3 == 0) for k in range(9)]
+    assert taken == [0, 6, 5, 1, 4, 3, 2, None, None]  # the ends meet; nothing twice, nothing left

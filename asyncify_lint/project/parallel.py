@@ -1,10 +1,14 @@
 """Summaries of a large, cold project computed in worker processes.
 
 A module's summary depends only on its text and, for the types of a few values, on the modules it
-imports, so the files to summarise can be shared out. On a cold run of a large project the current
-process keeps its share (its parsed trees then serve the rules too, as in a serial run) and forked
-workers compute the rest, sending the summaries back pickled; the results are the same as a serial
-run's (the same function on the same text and the same project).
+imports, so the files to summarise can be shared out. On a cold run of a large project the files are
+cut into runs of consecutive files (a package's modules together: the modules a summary consults for
+types are mostly its neighbours, parsed once per process); the current process takes runs from the
+front (its parsed trees then serve the rules too, as in a serial run) and forked workers take them
+from the back, each sending a run's summaries back pickled as soon as it is done, until the two ends
+meet. Taking runs as they go, rather than a fixed half each, keeps the processes busy to the end when
+some files cost more per line than others. The results are the same as a serial run's (the same
+function on the same text and the same project).
 
 Only where it pays and is safe: at least ``MIN_FILES`` files and ``MIN_BYTES`` of source to summarise,
 more than one CPU, the ``fork`` start method (workers inherit the project as it is, no re-import of
@@ -30,8 +34,11 @@ if TYPE_CHECKING:
 MIN_FILES = 32
 MIN_BYTES = 1_500_000  # about 40k lines: below, forking and pickling cost about what they save
 MAX_JOBS = 8
+RUNS_PER_PROCESS = 16  # runs of files per process: the last one taken is what a process may wait for
 
 _STORE: "SummaryStore | None" = None  # the store being filled, inherited by the forked workers
+_RUNS: list[list[str]] = []  # the runs of files to summarise, inherited by the workers
+_ENDS = None  # (lock, shared [first run not taken, last run not taken]), inherited by the workers
 
 
 def jobs() -> int:
@@ -57,7 +64,7 @@ def _can_fork() -> bool:
     return threading.active_count() == 1
 
 
-def _work(rels: list[str]) -> list[tuple[str, ModuleSummary]]:
+def _summarize_run(rels: list[str]) -> list[tuple[str, ModuleSummary]]:
     store = _STORE
     assert store is not None
     project = store.project
@@ -67,6 +74,33 @@ def _work(rels: list[str]) -> list[tuple[str, ModuleSummary]]:
         if text is not None:
             out.append((rel, summarize_text(project, rel, text)))
     return out
+
+
+def _take(front: bool) -> int | None:
+    """The index of the next run not taken yet, from the front (this process) or the back (workers)."""
+    assert _ENDS is not None
+    lock, ends = _ENDS
+    if not lock.acquire(timeout=60):  # a process died holding it: leave the rest to the serial path
+        return None
+    try:
+        first, last = ends[0], ends[1]
+        if first > last:
+            return None
+        if front:
+            ends[0] = first + 1
+            return first
+        ends[1] = last - 1
+        return last
+    finally:
+        lock.release()
+
+
+def _work() -> tuple[int, list[tuple[str, ModuleSummary]]] | None:
+    """In a worker: summarise the last run not taken yet (None: every run is taken)."""
+    i = _take(front=False)
+    if i is None:
+        return None
+    return i, _summarize_run(_RUNS[i])
 
 
 def share(sizes: dict[str, int], n: int) -> list[list[str]]:
@@ -86,7 +120,7 @@ def share(sizes: dict[str, int], n: int) -> list[list[str]]:
 def summarize(store: "SummaryStore", rels: list[str]) -> int:
     """Summarise in parallel the files of ``rels`` the cache does not hold, when it pays; returns the
     number of processes used (1: nothing was done here, the caller summarises serially)."""
-    global _STORE
+    global _STORE, _RUNS, _ENDS
     n = jobs()
     if n < 2 or len(rels) < MIN_FILES or not _can_fork():
         return 1
@@ -99,27 +133,32 @@ def summarize(store: "SummaryStore", rels: list[str]) -> int:
     if len(sizes) < MIN_FILES or total < MIN_BYTES:
         return 1
     n = min(n, max(2, total // MIN_BYTES))
-    chunks = share(sizes, n)
-    _STORE = store
+    runs = share(sizes, min(len(sizes), n * RUNS_PER_PROCESS))
+    ctx = multiprocessing.get_context("fork")
+    _STORE, _RUNS, _ENDS = store, runs, (ctx.Lock(), ctx.RawArray("l", [0, len(runs) - 1]))
     try:
-        with ProcessPoolExecutor(max_workers=n - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [pool.submit(_work, chunk) for chunk in chunks[1:]]
-            for chunk in chunks[1:]:
-                for rel in chunk:
-                    store._texts.pop(rel, None)  # the worker reads it again
-            for rel in chunks[0]:
-                store.get(rel)
+        with ProcessPoolExecutor(max_workers=n - 1, mp_context=ctx) as pool:
+            futures = [pool.submit(_work) for _ in runs]
+            while True:
+                i = _take(front=True)
+                if i is None:
+                    break
+                for rel in runs[i]:
+                    store.get(rel)
             for fut in futures:
                 try:
-                    results = fut.result()
-                except Exception:  # a worker died or failed: its files are summarised serially
+                    done = fut.result()
+                except Exception:  # a worker died or failed: its run is summarised serially
                     continue
-                for rel, s in results:
+                if done is None:
+                    continue
+                for rel, s in done[1]:
+                    store._texts.pop(rel, None)
                     if rel not in store._summaries:
                         store._computed(rel, s)
                         store._summaries[rel] = s
     except (OSError, RuntimeError):  # cannot fork here: the serial path does it all
         return 1
     finally:
-        _STORE = None
+        _STORE, _RUNS, _ENDS = None, [], None
     return n

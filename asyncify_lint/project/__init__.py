@@ -48,6 +48,7 @@ class Project:
         self._overlay: dict[str, str] = {}  # relpath -> text that replaces the file on disk
         self._facts: dict[str, object] = {}
         self._is_test: dict[str, bool] = {}  # relpath -> matches the test paths
+        self._names: dict[str, list[tuple[str, bool]]] = {}  # relpath -> its module names (as `modules`)
         self.unresolved = 0
         self._store = None  # asyncify_lint.project.cache.SummaryStore, created on first use
 
@@ -88,13 +89,20 @@ class Project:
         if self._modules is None:
             mods: dict[str, tuple[str, bool]] = {}
             for rel in self.files:
-                for name, is_pkg in module_names(self.root, rel):
+                for name, is_pkg in self._module_names(rel):
                     mods.setdefault(name, (rel, is_pkg))
             self._modules = mods
         return self._modules
 
+    def _module_names(self, relpath: str) -> list[tuple[str, bool]]:
+        """A file's candidate module names, memoised for the project's life like the module map."""
+        names = self._names.get(relpath)
+        if names is None:
+            names = self._names[relpath] = module_names(self.root, relpath)
+        return names
+
     def module_of(self, relpath: str) -> tuple[str | None, bool]:
-        names = module_names(self.root, relpath)
+        names = self._module_names(relpath)
         if not names:
             return None, False
         return names[0]

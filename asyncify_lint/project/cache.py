@@ -1,14 +1,14 @@
 """On-disk cache of module summaries, shared by the CLI and the flake8 plugin.
 
 One pickle per tool version and Python version under ``<root>/.asyncify_cache/`` (which holds a
-``.gitignore`` of ``*``): ``relpath -> (mtime_ns, size, sha1 of the text, summary)``. A file is
+``.gitignore`` of ``*``): ``relpath -> (mtime_ns, size, sha1 of the text, pickled summary)``. A file is
 re-summarised only when its stat changed *and* its content hash changed, or when a module it consulted
-for the type of a value changed. Writes go to a temporary file and ``os.replace``, so concurrent runs
-(flake8 ``-jN`` workers, pre-commit, an editor) never see a half-written file; the last writer wins.
-After a few edits in a large project (fewer than ``SAVE_MIN`` files re-summarised, and less than 5 %
-of the files) the cache is not rewritten: re-summarising those files next time costs less than
-rewriting the whole pickle. A cache that cannot be read (corrupt, truncated, another version) is ignored and rebuilt.
-``ASYNCIFY_LINT_NO_CACHE=1`` disables reading and writing it.
+for the type of a value changed. Each summary is pickled on its own, by the process that computed it
+(a worker of a parallel cold run included), so writing the cache is writing bytes already made: it is
+rewritten whenever a summary changed, and a summary is unpickled only when it is used. Writes go to a
+temporary file and ``os.replace``, so concurrent runs (flake8 ``-jN`` workers, pre-commit, an editor)
+never see a half-written file; the last writer wins. A cache that cannot be read (corrupt, truncated,
+another version) is ignored and rebuilt. ``ASYNCIFY_LINT_NO_CACHE=1`` disables reading and writing it.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
     from asyncify_lint.project import Project
 
 CACHE_DIR = ".asyncify_cache"
-SAVE_MIN = 16  # re-summarised files from which the cache is rewritten even in a large project
-_MAGIC = "asyncify-lint-summaries"
+_MAGIC = "asyncify-lint-summaries-2"  # entries of pickled summaries (the first format held the objects)
 
 
 @contextlib.contextmanager
@@ -182,10 +181,17 @@ class SummaryStore:
     def load_cached(self, relpath: str) -> bool:
         """Take a file's summary from the disk cache, when it is still valid."""
         entry = None if relpath in self.project._overlay else self.entries.get(relpath)
-        if entry is None or not isinstance(entry[3], ModuleSummary) or not self._valid(entry[3], relpath):
+        if entry is None or entry[2] != self.sha(relpath):
+            return False
+        try:
+            with _no_gc():
+                s = pickle.loads(entry[3])
+        except Exception:  # a damaged entry: computed again
+            return False
+        if not isinstance(s, ModuleSummary) or not self._valid(s, relpath):
             return False
         self.stats["loaded"] += 1
-        self._summaries[relpath] = entry[3]
+        self._summaries[relpath] = s
         self._texts.pop(relpath, None)
         return True
 
@@ -200,21 +206,30 @@ class SummaryStore:
         if text is None:
             return None
         s = summarize_text(self.project, relpath, text)
-        self._computed(relpath, s)
-        self._summaries[relpath] = s
+        self.add(relpath, s, self.entry(relpath, s))
         self._texts.pop(relpath, None)
         return s
 
-    def _computed(self, relpath: str, s: ModuleSummary) -> None:
-        """Record a summary just computed (here or in a worker): its dependencies' hashes, the cache entry."""
+    def entry(self, relpath: str, s: ModuleSummary) -> tuple | None:
+        """A summary just computed (here or in a worker): its dependencies' hashes filled in, and its
+        cache entry, the summary pickled (None for a text that is not the file's: an overlay, or a file
+        that could not be read)."""
         self._sha[relpath] = s.sha
         for mod in s.deps:
             e = self.project.modules.get(mod)
             s.deps[mod] = self.sha(e[0]) if e is not None else ""
-        self.stats["computed"] += 1
         stat = self._stat.get(relpath)
-        if relpath not in self.project._overlay and stat is not None:
-            self.entries[relpath] = (stat[0], stat[1], s.sha, s)
+        if relpath in self.project._overlay or stat is None:
+            return None
+        return (stat[0], stat[1], s.sha, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def add(self, relpath: str, s: ModuleSummary, entry: tuple | None) -> None:
+        """Record a summary computed here or in a worker, and its cache entry."""
+        self._sha[relpath] = s.sha
+        self._summaries[relpath] = s
+        self.stats["computed"] += 1
+        if entry is not None:
+            self.entries[relpath] = entry
             self._dirty = True
 
     def for_module(self, module: str) -> ModuleSummary | None:
@@ -232,10 +247,7 @@ class SummaryStore:
                 self.get(rel)
             self._complete = True
             self._texts.clear()
-            computed = self.stats["computed"]
-            # Rewriting the whole cache costs about as much as summarising a few dozen files again: after
-            # a handful of edits in a large project, re-summarising them next time is cheaper.
-            if self._dirty and (computed >= SAVE_MIN or computed * 20 >= len(files)):
+            if self._dirty:
                 keep = set(files)
                 entries = {k: v for k, v in self.entries.items() if k in keep}
                 save(self.project.root, entries)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 import subprocess
 
 ROOT_MARKERS = ("setup.cfg", "pyproject.toml", ".git", "setup.py")
@@ -56,22 +58,66 @@ def _parts(relpath: str) -> list[str]:
 def matches_any(relpath: str, patterns: tuple[str, ...] | list[str]) -> bool:
     """gitignore-like matching: a pattern without '/' matches any path component (or the file name);
     a pattern ending in '/' matches a directory component; a pattern with '/' matches the path."""
-    parts = _parts(relpath)
-    norm = "/".join(parts)
-    for pat in patterns:
-        if pat.endswith("/"):
-            name = pat.rstrip("/")
-            if "/" in name:
-                if norm.startswith(name + "/") or fnmatch.fnmatchcase(norm, name + "/*"):
-                    return True
-            elif any(fnmatch.fnmatchcase(p, name) for p in parts[:-1]):
+    return _compiled(tuple(patterns)).matches(relpath)
+
+
+class _Patterns:
+    """One list of patterns, compiled: the component patterns into one expression each (for any
+    component, for directory components), with the answer per component name memoised (a project's
+    paths share few distinct names); the patterns with a '/' are matched against the path."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        names: list[str] = []
+        dirs: list[str] = []
+        self.paths: list[str] = []
+        self.dir_paths: list[str] = []
+        for pat in patterns:
+            if pat.endswith("/"):
+                name = pat.rstrip("/")
+                (self.dir_paths if "/" in name else dirs).append(name)
+            elif "/" in pat:
+                self.paths.append(pat)
+            else:
+                names.append(pat)
+        self._name = _either(names)
+        self._dir = _either(names + dirs)
+        self._memo: dict[tuple[str, bool], bool] = {}
+
+    def _component(self, part: str, is_dir: bool) -> bool:
+        key = (part, is_dir)
+        found = self._memo.get(key)
+        if found is None:
+            match = self._dir if is_dir else self._name
+            found = self._memo[key] = match is not None and match(part) is not None
+        return found
+
+    def matches(self, relpath: str) -> bool:
+        parts = _parts(relpath)
+        last = len(parts) - 1
+        if any(self._component(p, i < last) for i, p in enumerate(parts)):
+            return True
+        if not (self.paths or self.dir_paths):
+            return False
+        norm = "/".join(parts)
+        for name in self.dir_paths:
+            if norm.startswith(name + "/") or fnmatch.fnmatchcase(norm, name + "/*"):
                 return True
-        elif "/" in pat:
+        for pat in self.paths:
             if fnmatch.fnmatchcase(norm, pat.lstrip("/")) or norm.startswith(pat.strip("/") + "/"):
                 return True
-        elif any(fnmatch.fnmatchcase(p, pat) for p in parts):
-            return True
-    return False
+        return False
+
+
+def _either(patterns: list[str]):
+    """One compiled expression matching any of the fnmatch ``patterns`` (case-sensitive), or None."""
+    if not patterns:
+        return None
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns)).match
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(patterns: tuple[str, ...]) -> _Patterns:
+    return _Patterns(patterns)
 
 
 def git_files(root: str) -> list[str] | None:

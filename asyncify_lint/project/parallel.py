@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
-from asyncify_lint.project.summary import ModuleSummary, summarize_text
+from asyncify_lint.project.summary import summarize_text
 
 if TYPE_CHECKING:
     from asyncify_lint.project.cache import SummaryStore
@@ -64,15 +65,19 @@ def _can_fork() -> bool:
     return threading.active_count() == 1
 
 
-def _summarize_run(rels: list[str]) -> list[tuple[str, ModuleSummary]]:
+def _summarize_run(rels: list[str]) -> list[tuple[str, tuple | bytes]]:
+    """In a worker: each file's cache entry (its summary pickled in it), or the pickled summary alone
+    when the text is not the file's (an overlay)."""
     store = _STORE
     assert store is not None
     project = store.project
-    out = []
+    out: list[tuple[str, tuple | bytes]] = []
     for rel in rels:
         text = store._text(rel)
         if text is not None:
-            out.append((rel, summarize_text(project, rel, text)))
+            s = summarize_text(project, rel, text)
+            entry = store.entry(rel, s)
+            out.append((rel, entry if entry is not None else pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)))
     return out
 
 
@@ -95,7 +100,7 @@ def _take(front: bool) -> int | None:
         lock.release()
 
 
-def _work() -> tuple[int, list[tuple[str, ModuleSummary]]] | None:
+def _work() -> tuple[int, list[tuple[str, tuple | bytes]]] | None:
     """In a worker: summarise the last run not taken yet (None: every run is taken)."""
     i = _take(front=False)
     if i is None:
@@ -152,11 +157,11 @@ def summarize(store: "SummaryStore", rels: list[str]) -> int:
                     continue
                 if done is None:
                     continue
-                for rel, s in done[1]:
+                for rel, got in done[1]:
                     store._texts.pop(rel, None)
                     if rel not in store._summaries:
-                        store._computed(rel, s)
-                        store._summaries[rel] = s
+                        entry = got if isinstance(got, tuple) else None
+                        store.add(rel, pickle.loads(got if entry is None else entry[3]), entry)
     except (OSError, RuntimeError):  # cannot fork here: the serial path does it all
         return 1
     finally:

@@ -424,6 +424,26 @@ def test_cache_revalidates_type_dependencies(tmp_path, monkeypatch):
     assert p2.store.stats["computed"] == 2  # db.py changed, and crud.py consulted it for a type
 
 
+def test_cache_revalidates_what_a_type_was_read_from(tmp_path, monkeypatch):
+    # crud asks db for the type of SessionLocal; db re-exports it from base: a change in base makes
+    # crud's summary stale although crud and db did not change
+    monkeypatch.delenv("ASYNCIFY_LINT_NO_CACHE", raising=False)
+    files = {
+        "d/__init__.py": "",
+        "d/base.py": "from sqlalchemy.orm import sessionmaker\nSessionLocal = sessionmaker()\n",
+        "d/db.py": "from d.base import SessionLocal\n",
+        "d/crud.py": "from d.db import SessionLocal\n\ndef save():\n    db = SessionLocal()\n    db.commit()\n",
+        "d/other.py": "import json\n",
+    }
+    p = make(tmp_path, files)
+    assert "d.crud.save" in p.graph.must_async
+    assert set(p.summaries["d/crud.py"].deps) == {"d.db", "d.base"}
+    (tmp_path / "d/base.py").write_text("SessionLocal = object\n")
+    p2 = Project(str(tmp_path), Settings())
+    assert "d.crud.save" not in p2.graph.must_async
+    assert p2.store.stats == {"loaded": 3, "computed": 2}  # base, and crud that read it through db
+
+
 def test_flake8_plugin_shares_the_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("ASYNCIFY_LINT_NO_CACHE", raising=False)
     import ast

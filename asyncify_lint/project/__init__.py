@@ -28,6 +28,47 @@ if TYPE_CHECKING:
     from asyncify_lint.config import Settings
 
 
+class ModuleView:
+    """The project as one module's parsed context sees it: the same answers, and every other module
+    that context asks about recorded in the project's read graph (``Project.reads``). A summary that
+    consulted this module for a type then depends on every module that answer could have been made of
+    (``Project.read_closure``), memoised answers included: the cache re-checks them all."""
+
+    __slots__ = ("_project", "_reads")
+
+    def __init__(self, project: "Project", module: str | None) -> None:
+        self._project = project
+        self._reads = project.reads.setdefault(module or "", set())
+
+    def _note(self, qualname: str) -> None:
+        mod = self._project.module_prefix(qualname)
+        if mod is not None:
+            self._reads.add(mod)
+
+    def module_context(self, module: str) -> "FileContext | None":
+        self._reads.add(module)
+        return self._project.module_context(module)
+
+    def resolve_reexport(self, qualname: str, _depth: int = 0) -> str:
+        self._note(qualname)
+        return self._project.resolve_reexport(qualname, _depth)
+
+    def type_of_qualname(self, qualname: str, _depth: int = 0) -> str | None:
+        self._note(qualname)
+        return self._project.type_of_qualname(qualname, _depth)
+
+    def type_alias(self, qualname: str) -> str | None:
+        self._note(qualname)
+        return self._project.type_alias(qualname)
+
+    def function_def(self, qualname: str):
+        self._note(qualname)
+        return self._project.function_def(qualname)
+
+    def __getattr__(self, name: str):
+        return getattr(self._project, name)
+
+
 def _new_memo(_project: "Project") -> dict:
     """A memo of answers about other modules, a project fact: kept until a file changes (facts are
     then cleared), and kept when a module's parsed tree leaves the budget."""
@@ -49,6 +90,10 @@ class Project:
         self._facts: dict[str, object] = {}
         self._is_test: dict[str, bool] = {}  # relpath -> matches the test paths
         self._names: dict[str, list[tuple[str, bool]]] = {}  # relpath -> its module names (as `modules`)
+        self._prefixes: dict[str, str | None] = {}  # qualname -> the project module it is read from
+        #: module -> the other modules its parsed context asked about (for types, aliases, re-exports):
+        #: kept for the project's life, as the answers memoised from them are
+        self.reads: dict[str, set[str]] = {}
         self.unresolved = 0
         self._store = None  # asyncify_lint.project.cache.SummaryStore, created on first use
 
@@ -147,7 +192,8 @@ class Project:
                 src = SourceFile.read(os.path.join(self.root, relpath))
             tree = ast.parse(src.text, filename=relpath)
             module, is_pkg = self.module_of(relpath)
-            ctx = FileContext(src, tree, display_path=relpath, module=module, is_package=is_pkg, project=self,
+            ctx = FileContext(src, tree, display_path=relpath, module=module, is_package=is_pkg,
+                              project=ModuleView(self, module),  # type: ignore[arg-type]
                               settings=self.settings, is_test=self.is_test_file(relpath))
         except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
             ctx = None
@@ -178,6 +224,32 @@ class Project:
         if entry is None:
             return None
         return self.context(entry[0])
+
+    def module_prefix(self, qualname: str) -> str | None:
+        """The project module ``pkg.mod.name.attr`` is read from (``pkg.mod``; memoised), as ``_split``."""
+        found = self._prefixes.get(qualname, False)
+        if found is False:
+            found = None
+            parts = qualname.split(".")
+            for k in range(len(parts) - 1, 0, -1):
+                mod = ".".join(parts[:k])
+                if mod in self.modules:
+                    found = mod
+                    break
+            self._prefixes[qualname] = found
+        return found  # type: ignore[return-value]
+
+    def read_closure(self, modules: Iterable[str]) -> set[str]:
+        """``modules`` and every module their contexts asked about, transitively."""
+        seen = set(modules)
+        stack = list(seen)
+        reads = self.reads
+        while stack:
+            for m in reads.get(stack.pop(), ()):
+                if m not in seen:
+                    seen.add(m)
+                    stack.append(m)
+        return seen
 
     def _split(self, qualname: str) -> tuple[FileContext, str, list[str]] | None:
         """Split ``pkg.mod.name.attr`` into (context of pkg.mod, "name", ["attr"])."""

@@ -15,8 +15,8 @@ Targets are strings:
     ``?``                         not resolvable statically
 
 The summary is computed with a context whose project does *not* follow re-exports (so that the
-summary depends only on the file, plus the few modules consulted for the type of a value, which are
-listed in ``deps`` and checked by the cache).
+summary depends only on the file, plus the few modules consulted for the type of a value and the
+modules those answers were read from in turn, which are listed in ``deps`` and checked by the cache).
 """
 
 from __future__ import annotations
@@ -188,13 +188,13 @@ class _SummaryProject:
         return qualname
 
     def _note(self, qualname: str) -> None:
-        mods = self._project.modules
-        parts = qualname.split(".")
-        for k in range(len(parts) - 1, 0, -1):
-            mod = ".".join(parts[:k])
-            if mod in mods:
-                self.consulted.add(mod)
-                return
+        mod = self._project.module_prefix(qualname)
+        if mod is not None:
+            self.consulted.add(mod)
+
+    def module_context(self, module: str):
+        self.consulted.add(module)
+        return self._project.module_context(module)
 
     def type_of_qualname(self, qualname: str, _depth: int = 0):
         self._note(qualname)
@@ -701,5 +701,6 @@ def summarize_text(project, relpath: str, text: str) -> ModuleSummary:
         b.run()
     except RecursionError as exc:
         summary.error = f"RecursionError: {exc}"
-    summary.deps = {m: "" for m in sorted(proxy.consulted) if m != module}
+    # the modules consulted for a type, and what their answers were made of (a re-export, an import)
+    summary.deps = {m: "" for m in sorted(project.read_closure(proxy.consulted)) if m != module}
     return summary

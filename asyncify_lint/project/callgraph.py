@@ -88,6 +88,7 @@ class Resolver:
         self._memo: dict[str, tuple[str, str | None]] = {}
         self._splits: dict[str, tuple[str, list[str]] | None] = {}
         self._mros: dict[str, tuple[list[str], bool]] = {}
+        self._methods: dict[tuple[str, str, bool], tuple[str, str | None]] = {}
 
     def split(self, qualname: str) -> tuple[str, list[str]] | None:
         """``pkg.mod.Class.meth`` → ("pkg.mod", ["Class", "meth"]): the longest project module prefix
@@ -210,6 +211,15 @@ class Resolver:
         return out, foreign
 
     def method(self, cls: str, name: str, skip_self: bool = False) -> tuple[str, str | None]:
+        """The method ``name`` looked up on the class ``cls`` (memoised: a class is constructed, and its
+        ``__init__`` looked up, at many call sites)."""
+        key = (cls, name, skip_self)
+        found = self._methods.get(key)
+        if found is None:
+            found = self._methods[key] = self._method(cls, name, skip_self)
+        return found
+
+    def _method(self, cls: str, name: str, skip_self: bool) -> tuple[str, str | None]:
         order, foreign = self.mro(cls)
         if skip_self:
             order = order[1:]
@@ -252,9 +262,16 @@ class CallGraph:
         self.unknown_sites: list[tuple[str, int, str]] = []
         self.calls = 0
         self._link()
+        tests = {rel for rel, s in summaries.items() if s.is_test}
+        self._test_funcs = {q for q, rel in self.file_of.items() if rel in tests}
         self.roots = {
             q for q, f in self.functions.items()
-            if not self.is_test(q) and (f.is_async or self.roles.get(q))
+            if q not in self._test_funcs and (f.is_async or self.roles.get(q))
+        }
+        #: sync project functions that are not roots and not test code (what the analyses below walk)
+        self._inner = {
+            q for q, f in self.functions.items()
+            if not f.is_async and q not in self.roots and q not in self._test_funcs
         }
         self.reachable = self._reachable()
         self.blocking_next = self._blocking()
@@ -262,14 +279,11 @@ class CallGraph:
 
     # -- linking -----------------------------------------------------------------------------
     def is_test(self, q: str) -> bool:
-        return self.summaries[self.file_of[q]].is_test
+        return q in self._test_funcs
 
     def _link(self) -> None:
-        memo = self.resolver._memo
-        slow = self.resolver.resolve
-
-        def resolve(target: str) -> tuple[str, str | None]:
-            return memo.get(target) or slow(target)
+        memo_get = self.resolver._memo.get
+        slow = resolve = self.resolver.resolve
 
         for rel, s in self.summaries.items():
             for q, f in s.functions.items():
@@ -294,7 +308,7 @@ class CallGraph:
                     kind = site.kind
                     if kind == "use":
                         continue
-                    k, q = resolve(site.target)
+                    k, q = memo_get(site.target) or slow(site.target)
                     if kind == "call":
                         calls += 1
                         if k == FUNC:
@@ -332,8 +346,7 @@ class CallGraph:
 
     def _sync_inner(self, q: str) -> bool:
         """A sync project function that is not a root and not test code."""
-        f = self.functions[q]
-        return not f.is_async and q not in self.roots and not self.is_test(q)
+        return q in self._inner
 
     def _reachable(self) -> dict[str, tuple[str, Edge] | None]:
         seen: dict[str, tuple[str, Edge] | None] = {}

@@ -10,6 +10,7 @@ import textwrap
 from asyncify_lint.config import Settings
 from asyncify_lint.project import Project
 from asyncify_lint.project import cache as cache_mod
+from asyncify_lint.engine.runner import Linter
 from asyncify_lint.project.callgraph import FUNC, UNKNOWN
 from harness import Run
 
@@ -442,6 +443,41 @@ def test_cache_revalidates_what_a_type_was_read_from(tmp_path, monkeypatch):
     p2 = Project(str(tmp_path), Settings())
     assert "d.crud.save" not in p2.graph.must_async
     assert p2.store.stats == {"loaded": 3, "computed": 2}  # base, and crud that read it through db
+
+
+def test_user_declared_blocking_calls_reached_through_helpers(tmp_path, monkeypatch):
+    # `blocking-calls` / `blocking-patterns` are blocking calls for AFY100's chains too, and the cache
+    # of summaries made without them is not reused with them
+    monkeypatch.delenv("ASYNCIFY_LINT_NO_CACHE", raising=False)
+    files = {
+        "app/__init__.py": "",
+        "app/storage.py": (
+            "from vendor import sdk\n\n\ndef load(key):\n    return sdk.fetch_sync(key)\n\n\n"
+            "def save(client, key):\n    client.put_sync(key)\n"
+        ),
+        "app/api.py": (
+            "from app import storage\n\n\nasync def show(key):\n    return storage.load(key)\n\n\n"
+            "async def store(client, key):\n    storage.save(client, key)\n"
+        ),
+    }
+    p = make(tmp_path, files)
+    assert p.graph.blocking_next == {}
+    declared = Settings(blocking_calls=["vendor.sdk.fetch_sync"], blocking_patterns=["$C.put_sync($$$)"])
+    p2 = Project(str(tmp_path), declared)
+    g = p2.graph
+    assert p2.store.stats == {"loaded": 0, "computed": 3}
+    assert g.blocking_chain("app.storage.load") == (["app.storage.load"], g.functions["app.storage.load"].blocking[0])
+    assert [(b.text, b.kind) for b in g.functions["app.storage.load"].blocking] == [("vendor.sdk.fetch_sync", "user")]
+    assert [b.kind for b in g.functions["app.storage.save"].blocking] == ["user"]
+    linter = Linter(p2, declared)
+    diags = linter.check(linter.load(str(tmp_path / "app/api.py")))
+    assert [(d.code, d.line) for d in diags if d.code == "AFY100"] == [("AFY100", 5), ("AFY100", 9)]
+    assert "storage.load → vendor.sdk.fetch_sync (app/storage.py:5)" in next(d.message for d in diags if d.line == 5)
+    # each declaration has its own cache: both are reused as they are
+    assert Project(str(tmp_path), Settings()).graph.blocking_next == {}
+    p3 = Project(str(tmp_path), declared)
+    assert set(p3.graph.blocking_next) == {"app.storage.load", "app.storage.save"}
+    assert p3.store.stats == {"loaded": 3, "computed": 0}
 
 
 def test_flake8_plugin_shares_the_cache(tmp_path, monkeypatch):

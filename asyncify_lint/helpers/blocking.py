@@ -677,12 +677,26 @@ def _pattern_matches(ctx: FileContext) -> dict[int, str]:
 def user_finding(ctx: FileContext, call: ast.Call) -> tuple[str, ast.AsyncFunctionDef] | None:
     """(what was declared, owner) when ``call`` is a user-declared blocking call on the event loop that
     the catalogue does not already cover."""
-    exact, prefixes = _user_names(ctx)
-    patterns = _pattern_matches(ctx) if ctx.settings is not None and ctx.settings.blocking_patterns else {}
-    if not exact and not prefixes and not patterns:
+    if not has_user_declared(ctx):
         return None
     owner = async_owner(ctx, call)
     if owner is None or finding(ctx, call) is not None:
+        return None
+    what = user_declared(ctx, call)
+    return (what, owner) if what is not None else None
+
+
+def has_user_declared(ctx: FileContext) -> bool:
+    """The settings declare blocking calls (``blocking-calls`` or ``blocking-patterns``)."""
+    return ctx.settings is not None and bool(ctx.settings.blocking_calls or ctx.settings.blocking_patterns)
+
+
+def user_declared(ctx: FileContext, call: ast.Call) -> str | None:
+    """How ``call`` matches a user-declared blocking call, wherever it is (``"`fetch()`
+    (`vendor.sdk.fetch_sync`)"``, or the ast-grep pattern it matches), or None."""
+    exact, prefixes = _user_names(ctx)
+    patterns = _pattern_matches(ctx) if ctx.settings is not None and ctx.settings.blocking_patterns else {}
+    if not exact and not prefixes and not patterns:
         return None
     func = call.func
     names = []
@@ -697,9 +711,9 @@ def user_finding(ctx: FileContext, call: ast.Call) -> tuple[str, ast.AsyncFuncti
     for n in names:
         if n in exact or n.startswith(prefixes):
             shown = _spelling(ctx, func)
-            return (f"`{shown}()`" + (f" (`{n}`)" if shown != n else "")), owner
+            return f"`{shown}()`" + (f" (`{n}`)" if shown != n else "")
     if id(call) in patterns:
-        return f"`{_spelling(ctx, func)}()` (pattern `{patterns[id(call)]}`)", owner
+        return f"`{_spelling(ctx, func)}()` (pattern `{patterns[id(call)]}`)"
     return None
 
 

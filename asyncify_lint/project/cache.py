@@ -1,6 +1,7 @@
 """On-disk cache of module summaries, shared by the CLI and the flake8 plugin.
 
-One pickle per tool version and Python version under ``<root>/.asyncify_cache/`` (which holds a
+One pickle per tool version, Python version and set of user-declared blocking calls (they are blocking
+calls in the summaries) under ``<root>/.asyncify_cache/`` (which holds a
 ``.gitignore`` of ``*``): ``relpath -> (mtime_ns, size, sha1 of the text, pickled summary)``. A file is
 re-summarised only when its stat changed *and* its content hash changed, or when a module it consulted
 for the type of a value changed. Each summary is pickled on its own, by the process that computed it
@@ -44,20 +45,29 @@ def _no_gc():
             gc.enable()
 
 
-def cache_file(root: str) -> str:
+def cache_file(root: str, settings=None) -> str:
     py = f"py{sys.version_info[0]}{sys.version_info[1]}"
-    return os.path.join(root, CACHE_DIR, f"summaries-{SUMMARY_VERSION}-{py}.pickle")
+    return os.path.join(root, CACHE_DIR, f"summaries-{SUMMARY_VERSION}-{py}{config_key(settings)}.pickle")
+
+
+def config_key(settings) -> str:
+    """The settings summaries depend on besides the files (the test paths are checked per summary):
+    the user-declared blocking calls, which are blocking calls in the summaries like the catalogue's.
+    A project that declares none has no key; each declaration has a cache of its own."""
+    if settings is None or not (settings.blocking_calls or settings.blocking_patterns):
+        return ""
+    return "-" + text_sha(repr((sorted(settings.blocking_calls), list(settings.blocking_patterns))))[:12]
 
 
 def enabled() -> bool:
     return os.environ.get("ASYNCIFY_LINT_NO_CACHE", "") in ("", "0")
 
 
-def load(root: str) -> dict[str, tuple]:
+def load(root: str, settings=None) -> dict[str, tuple]:
     if not enabled():
         return {}
     try:
-        with open(cache_file(root), "rb") as f:
+        with open(cache_file(root, settings), "rb") as f:
             with _no_gc():
                 data = pickle.load(f)
         if not (isinstance(data, tuple) and len(data) == 3 and data[0] == _MAGIC and data[1] == SUMMARY_VERSION):
@@ -70,7 +80,7 @@ def load(root: str) -> dict[str, tuple]:
         return {}
 
 
-def save(root: str, entries: dict[str, tuple]) -> bool:
+def save(root: str, entries: dict[str, tuple], settings=None) -> bool:
     if not enabled():
         return False
     directory = os.path.join(root, CACHE_DIR)
@@ -86,7 +96,7 @@ def save(root: str, entries: dict[str, tuple]) -> bool:
         try:
             with os.fdopen(fd, "wb") as f:
                 pickle.dump((_MAGIC, SUMMARY_VERSION, entries), f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, cache_file(root))
+            os.replace(tmp, cache_file(root, settings))
         except BaseException:
             try:
                 os.unlink(tmp)
@@ -115,7 +125,7 @@ class SummaryStore:
     @property
     def entries(self) -> dict[str, tuple]:
         if self._entries is None:
-            self._entries = load(self.project.root)
+            self._entries = load(self.project.root, self.project.settings)
         return self._entries
 
     def invalidate(self, relpath: str) -> None:
@@ -250,6 +260,6 @@ class SummaryStore:
             if self._dirty:
                 keep = set(files)
                 entries = {k: v for k, v in self.entries.items() if k in keep}
-                save(self.project.root, entries)
+                save(self.project.root, entries, self.project.settings)
                 self._dirty = False
         return {rel: self._summaries[rel] for rel in self.project.files if rel in self._summaries}

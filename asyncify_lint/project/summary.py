@@ -109,7 +109,7 @@ class Finding(NamedTuple):
     line: int
     col: int
     text: str  # e.g. "time.sleep" or "db.commit"
-    kind: str  # blocking category, or "session"
+    kind: str  # blocking category ("user": declared in the settings), or "session"
     flags: int = 0
 
 
@@ -250,6 +250,7 @@ class _Builder:
         self._above_memo: dict[int, tuple[FunctionSummary | None, int]] = {}
         self.handed: dict[int, set[str]] | None = None  # id(function) -> names it awaits or passes on
         self.tops: frozenset[str] = frozenset()
+        self.user_blocking = blocking.has_user_declared(ctx)
 
     # -- resolution --------------------------------------------------------------------------
     def qn(self, prefix: str, name: str) -> str:
@@ -610,10 +611,11 @@ class _Builder:
                     if fs is not None:
                         fs.session_io.append(Finding(call.lineno, call.col_offset, _short(ctx.segment(func)), "ddl", flags))
                     return
-            if not self.in_project(target):
-                kind = blocking.classify(ctx, call)
-                if kind is not None and fs is not None:
-                    fs.blocking.append(Finding(call.lineno, call.col_offset, _blocking_text(ctx, call, target), kind, flags))
+            kind = blocking.classify(ctx, call) if not self.in_project(target) else None
+            if kind is None and self.user_blocking and blocking.user_declared(ctx, call) is not None:
+                kind = "user"  # declared in the settings (`blocking-calls`, `blocking-patterns`)
+            if kind is not None and fs is not None:
+                fs.blocking.append(Finding(call.lineno, call.col_offset, _blocking_text(ctx, call, target), kind, flags))
         # project callables handed to another call (callbacks)
         for a in call.args:
             if a.__class__ is ast.Name or a.__class__ is ast.Attribute:

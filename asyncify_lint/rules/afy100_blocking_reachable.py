@@ -5,6 +5,9 @@ sync helpers, possibly across modules: `create_product → audit.record → time
 is reported at the call in the async function (or in an endpoint or dependency that the migration
 makes async) that starts the chain, and gives the shortest chain and where the blocking call is.
 
+Blocking calls are the catalogue's (AFY110-AFY118) and the ones the configuration declares
+(`blocking-calls`, `blocking-patterns`: AFY119).
+
 Calls that run in a worker thread (`asyncio.to_thread`, `loop.run_in_executor`,
 `run_in_threadpool`, `anyio.to_thread.run_sync`, `BackgroundTasks.add_task` with a `def`) are not
 reported.

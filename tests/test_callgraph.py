@@ -480,6 +480,25 @@ def test_user_declared_blocking_calls_reached_through_helpers(tmp_path, monkeypa
     assert p3.store.stats == {"loaded": 3, "computed": 0}
 
 
+def test_cache_revalidates_names_taken_for_libraries(tmp_path, monkeypatch):
+    # `vendor` was a library when api.py was summarised (its calls not kept); a vendored copy makes it a
+    # project package, and api.py's summary stale although api.py did not change
+    monkeypatch.delenv("ASYNCIFY_LINT_NO_CACHE", raising=False)
+    files = {
+        "app/__init__.py": "",
+        "app/api.py": "import vendor.sdk\n\n\nasync def show(key):\n    return vendor.sdk.fetch(key)\n",
+    }
+    p = make(tmp_path, files)
+    assert callees(p.graph, "app.api.show") == set()
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor/__init__.py").write_text("")
+    (tmp_path / "vendor/sdk.py").write_text("import time\n\n\ndef fetch(key):\n    time.sleep(1)\n")
+    p2 = Project(str(tmp_path), Settings())
+    assert callees(p2.graph, "app.api.show") == {"vendor.sdk.fetch"}
+    assert "vendor.sdk.fetch" in p2.graph.blocking_next
+    assert p2.store.stats == {"loaded": 1, "computed": 3}
+
+
 def test_flake8_plugin_shares_the_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("ASYNCIFY_LINT_NO_CACHE", raising=False)
     import ast

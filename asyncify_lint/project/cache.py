@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from asyncify_lint.engine.source import SourceError, SourceFile
 from asyncify_lint.project import parallel
-from asyncify_lint.project.summary import SUMMARY_VERSION, ModuleSummary, summarize_text, text_sha
+from asyncify_lint.project.summary import SUMMARY_VERSION, ModuleSummary, project_tops, summarize_text, text_sha
 
 if TYPE_CHECKING:
     from asyncify_lint.project import Project
@@ -182,6 +182,8 @@ class SummaryStore:
             return False
         if (s.module, s.is_package) != project.module_of(relpath) or s.is_test != project.is_test_file(relpath):
             return False
+        if not s.outside.isdisjoint(project_tops(project)):
+            return False  # it took a name for a library that is a project package now
         for mod, dep_sha in s.deps.items():
             entry = project.modules.get(mod)
             if entry is None or self.sha(entry[0]) != dep_sha:

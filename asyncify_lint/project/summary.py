@@ -34,7 +34,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 
-SUMMARY_VERSION = f"{__version__}-s9"
+SUMMARY_VERSION = f"{__version__}-s10"
 
 # Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
 # rewritten, and the function needs to become async either way).
@@ -159,6 +159,9 @@ class ModuleSummary:
     deps: dict[str, str] = field(default_factory=dict)  # project module consulted for types -> "" (sha set by cache)
     error: str | None = None  # the module could not be parsed
     external_calls: int = 0  # calls of a qualified name outside the project (no call site kept for them)
+    #: the top-level names taken to be outside the project (`os`, `requests`): the summary is stale once
+    #: one of them is a project package (a vendored copy, an exclude removed)
+    outside: frozenset[str] = frozenset()
 
     def all_calls(self):
         yield None, self.module_calls
@@ -250,6 +253,7 @@ class _Builder:
         self._above_memo: dict[int, tuple[FunctionSummary | None, int]] = {}
         self.handed: dict[int, set[str]] | None = None  # id(function) -> names it awaits or passes on
         self.tops: frozenset[str] = frozenset()
+        self.outside: set[str] = set()  # top-level names in_project answered False for
         self.user_blocking = blocking.has_user_declared(ctx)
 
     # -- resolution --------------------------------------------------------------------------
@@ -638,7 +642,10 @@ class _Builder:
         """The target names something in a project module (by its top-level package)."""
         body = target[2:]
         top = body.split(".", 1)[0].split(":", 1)[0]
-        return top in self.tops
+        if top in self.tops:
+            return True
+        self.outside.add(top)
+        return False
 
 
 def _blocking_text(ctx: FileContext, call: ast.Call, target: str) -> str:
@@ -697,12 +704,13 @@ def summarize_text(project, relpath: str, text: str) -> ModuleSummary:
                       settings=project.settings, is_test=is_test)
     if shared is not None:
         ctx.share_structure(shared)
+    b = _Builder(ctx, summary)
+    b.tops = project_tops(project)
     try:
-        b = _Builder(ctx, summary)
-        b.tops = project_tops(project)
         b.run()
     except RecursionError as exc:
         summary.error = f"RecursionError: {exc}"
+    summary.outside = frozenset(b.outside)
     # the modules consulted for a type, and what their answers were made of (a re-export, an import)
     summary.deps = {m: "" for m in sorted(project.read_closure(proxy.consulted)) if m != module}
     return summary

@@ -3,18 +3,19 @@
 Generates a FastAPI + SQLAlchemy style project (default ≥ 200k lines: packages of modules whose
 endpoints, services and repositories call each other across modules), then measures, in one run:
 
-* floor: read every file + ``ast.parse`` (what any Python-side analysis pays), before and after the
-  cold runs; the ratios use the faster of the two;
+* floor: read every file + ``ast.parse`` (what any Python-side analysis pays);
 * cold: full-project analysis with an empty cache (summaries + call graph + reachability + must-async,
   cache written), as the CLI runs it (the cyclic collector paused for the run; summaries shared out
-  among worker processes, ``asyncify_lint/project/parallel.py``), then the same in one process
-  (``ASYNCIFY_LINT_JOBS=1``), then as a library call (``Project(root).graph``, collector on at the
-  end); CPU time counts the workers too;
+  among worker processes, ``asyncify_lint/project/parallel.py``); CPU time counts the workers too.
+  Floor and cold runs alternate over ``ROUNDS`` rounds (floor, cold, floor, cold, ..., floor): each
+  cold run is compared with the faster floor either side of it, and the median ratio is the result
+  (the load of a shared machine moves within a run). Then cold in one process
+  (``ASYNCIFY_LINT_JOBS=1``) and as a library call (``Project(root).graph``, collector on at the
+  end), each with a floor right after;
 * warm: the same after one file changed (cache loaded, one module re-summarised, graph re-linked),
   plus checking that file with AFY100/AFY401/AFY402, in a new process as a developer's next run is
-  (imports not counted, as for the cold run); also in this process after the cold runs, and as a
-  library call;
-* peak memory (``ru_maxrss``) after each phase, this process's and its largest worker's, and the ratios to the targets
+  (imports not counted, as for the cold run), ``ROUNDS`` times with a new edit each time: the median;
+* peak memory (``ru_maxrss``), this process's and its largest worker's, and the ratios to the targets
   (cold ≤ 2× floor, warm ≤ 10 % of cold).
 
 It then does the same, in a fresh process (for its own peak RSS), on a copy of this interpreter's
@@ -179,9 +180,13 @@ def timed(fn):
     return result, time.perf_counter() - t0, time.process_time() - c0 + children_cpu() - k0
 
 
-def run_phases(label: str, root: str, nlines: int, changed: str) -> dict:
-    """floor, cold (parallel and serial, as the CLI runs it; and as a library call), warm (``changed``
-    edited), peak RSS on the project at ``root``; prints and returns them."""
+ROUNDS = 3  # interleaved floor / cold rounds (and warm runs): on a shared machine the load moves
+
+
+def run_phases(label: str, root: str, nlines: int, changed: str, rounds: int = ROUNDS) -> dict:
+    """floor and cold (as the CLI runs it) interleaved over ``rounds`` rounds, cold in one process and as a
+    library call, warm (``changed`` edited) in ``rounds`` new processes, peak RSS, on the project at
+    ``root``; prints and returns them."""
     settings = Settings(select=["AFY100", "AFY401", "AFY402"])
     files = Project(root, settings).files
     print(f"\n== {label}: {root}: {len(files)} files, {nlines:,} lines; {parallel.jobs()} processes available")
@@ -196,10 +201,6 @@ def run_phases(label: str, root: str, nlines: int, changed: str) -> dict:
             except (SyntaxError, ValueError):
                 pass
         return n
-
-    _, floor_wall, floor_cpu = timed(floor)
-    print(f"floor   read + ast.parse:      {floor_wall:7.2f} s wall {floor_cpu:7.2f} s cpu  "
-          f"({nlines / floor_wall / 1000:.0f} k lines/s)")
 
     def cold(jobs: str, paused: bool):
         """A cold analysis (no cache): ``paused`` as the CLI runs it, with the cyclic collector paused
@@ -220,65 +221,70 @@ def run_phases(label: str, root: str, nlines: int, changed: str) -> dict:
             os.environ.pop("ASYNCIFY_LINT_JOBS", None)
         return project, graph, wall, cpu
 
-    project, graph, cold_wall, cold_cpu = cold("", True)
-    rss_cold, rss_worker = maxrss_mb(), maxrss_mb(resource.RUSAGE_CHILDREN)
-    print(f"cold    summaries + graph:     {cold_wall:7.2f} s wall {cold_cpu:7.2f} s cpu, all processes  "
-          f"({nlines / cold_wall / 1000:.0f} k lines/s); {len(graph.functions):,} functions, {graph.calls:,} calls, "
-          f"{graph.unresolved:,} unresolved, {len(graph.reachable):,} sync reachable, "
-          f"{len(graph.must_async):,} must-async, {len(graph.blocking_next):,} reach a blocking call")
-    print(f"        peak rss {rss_cold:.0f} MB, largest worker {rss_worker:.0f} MB; "
-          f"cache {os.path.getsize(_cache(root)) / 1e6:.1f} MB")
-    del project, graph
-    _, _, serial_wall, serial_cpu = cold("1", True)
-    print(f"cold    one process:           {serial_wall:7.2f} s wall {serial_cpu:7.2f} s cpu")
-    _, _, lib_wall, lib_cpu = cold("", False)
-    print(f"cold    as a library call:     {lib_wall:7.2f} s wall {lib_cpu:7.2f} s cpu "
-          "(the collector re-enabled at the end: its first pass over the new objects included)")
+    # floor, cold, floor, cold, ..., floor: each cold run against the faster of the floors either side
+    # of it (the stricter comparison), the median over the rounds
+    floors: list[tuple[float, float]] = []
+    colds: list[tuple[float, float]] = []
+    rss_cold = rss_worker = 0.0
+    for r in range(rounds):
+        _, fw, fc = timed(floor)
+        floors.append((fw, fc))
+        project, graph, cw, cc = cold("", True)
+        colds.append((cw, cc))
+        if r == 0:
+            rss_cold, rss_worker = maxrss_mb(), maxrss_mb(resource.RUSAGE_CHILDREN)
+            print(f"        {len(graph.functions):,} functions, {graph.calls:,} calls, {graph.unresolved:,} unresolved, "
+                  f"{len(graph.reachable):,} sync reachable, {len(graph.must_async):,} must-async, "
+                  f"{len(graph.blocking_next):,} reach a blocking call; cache {os.path.getsize(_cache(root)) / 1e6:.1f} MB")
+        del project, graph
+        print(f"round {r + 1}: floor {fw:6.2f} s   cold {cw:6.2f} s wall {cc:6.2f} s cpu, all processes")
+    _, fw, fc = timed(floor)
+    floors.append((fw, fc))
+    print(f"         floor {fw:6.2f} s")
+    ratios = [cw / min(floors[i][0], floors[i + 1][0]) for i, (cw, _) in enumerate(colds)]
+    cpu_ratios = [cc / min(floors[i][1], floors[i + 1][1]) for i, (_, cc) in enumerate(colds)]
+    cold_wall = median([cw for cw, _ in colds])
+    floor_wall = min(fw for fw, _ in floors)
+    print(f"cold    summaries + graph:     median {cold_wall:.2f} s ({nlines / cold_wall / 1000:.0f} k lines/s); "
+          f"peak rss {rss_cold:.0f} MB, largest worker {rss_worker:.0f} MB")
+    _, _, serial_wall, _ = cold("1", True)
+    _, fw, _ = timed(floor)
+    print(f"cold    one process:           {serial_wall:7.2f} s wall (floor just after {fw:.2f} s: {serial_wall / fw:.2f})")
+    serial_ratio = serial_wall / fw
+    _, _, lib_wall, _ = cold("", False)
+    _, fw, _ = timed(floor)
+    print(f"cold    as a library call:     {lib_wall:7.2f} s wall (floor just after {fw:.2f} s: {lib_wall / fw:.2f}; "
+          "the collector re-enabled at the end: its first pass over the new objects included)")
+    lib_ratio = lib_wall / fw
 
-    # the floor again, after the cold runs: on a shared machine the load moves; the faster of the two
-    # floors is the one the ratios use (the stricter comparison)
-    _, floor2_wall, floor2_cpu = timed(floor)
-    print(f"floor   again:                 {floor2_wall:7.2f} s wall {floor2_cpu:7.2f} s cpu")
-    if floor2_wall < floor_wall:
-        floor_wall, floor_cpu = floor2_wall, floor2_cpu
-
-    # one file changes
-    with open(changed, "a") as f:
-        f.write("\n\ndef added_later(db) -> None:\n    db.commit()\n")
-    gc.collect()
-
-    def warm(paused: bool):
-        def run():
-            p = Project(root, settings)
-            if not paused:
-                return p, p.graph
-            with gc_paused():
-                return p, p.graph
-        return timed(run)
-
-    _, lib_warm, _ = warm(False)  # as a library call; it re-summarises the changed file and rewrites nothing
-    _, same_warm, _ = warm(True)  # in this process, after the cold runs
-    # as a developer's next run: a new process (imports not counted, as for the cold run); the runs
-    # above saved the cache with the first edit, so the file changes once more
-    with open(changed, "a") as f:
-        f.write("\n\ndef added_later_again(db) -> None:\n    db.commit()\n")
-    out = subprocess.run([sys.executable, __file__, "--warm-only", root, changed], capture_output=True, text=True,
-                         check=True).stdout
-    fresh = json.loads(out.strip().splitlines()[-1])
-    warm_wall, warm_cpu = fresh["wall"], fresh["cpu"]
+    # warm: one file changes before each run; as a developer's next run, in a new process (imports not
+    # counted, as for the cold run); the first runs after a cold one, then each after the one before
+    cold("", True)
+    warms = []
+    for r in range(rounds):
+        with open(changed, "a") as f:
+            f.write(f"\n\ndef added_later_{r}(db) -> None:\n    db.commit()\n")
+        out = subprocess.run([sys.executable, __file__, "--warm-only", root, changed], capture_output=True,
+                             text=True, check=True).stdout
+        fresh = json.loads(out.strip().splitlines()[-1])
+        warms.append(fresh["wall"])
+        print(f"warm    1 file changed:        {fresh['wall']:7.2f} s wall {fresh['cpu']:7.2f} s cpu, a new process  "
+              f"(summaries loaded {fresh['loaded']}, computed {fresh['computed']}); "
+              f"check of that file {fresh['check'] * 1000:.0f} ms, {fresh['diagnostics']} diagnostics")
+    warm_wall = median(warms)
     rss = maxrss_mb()
-    print(f"warm    1 file changed:        {warm_wall:7.2f} s wall {warm_cpu:7.2f} s cpu, a new process  "
-          f"(summaries loaded {fresh['loaded']}, computed {fresh['computed']}); "
-          f"check of that file {fresh['check'] * 1000:.0f} ms, {fresh['diagnostics']} diagnostics")
-    print(f"        in this process after the cold runs {same_warm:.2f} s wall, as a library call {lib_warm:.2f} s; "
-          f"peak rss {rss:.0f} MB")
-    print(f"ratios  cold / floor = {cold_wall / floor_wall:.2f} (target ≤ 2.0; cpu {cold_cpu / floor_cpu:.2f}); "
-          f"one process {serial_wall / floor_wall:.2f}; library call {lib_wall / floor_wall:.2f}; "
-          f"warm / cold = {warm_wall / cold_wall:.1%} (target ≤ 10%; one process {warm_wall / serial_wall:.1%}; "
-          f"in this process {same_warm / cold_wall:.1%}, library calls {lib_warm / lib_wall:.1%})")
-    return {"floor": floor_wall, "cold": cold_wall, "serial": serial_wall, "library": lib_wall, "warm": warm_wall,
-            "library_warm": lib_warm, "same_process_warm": same_warm,
-            "rss": rss, "rss_worker": rss_worker}
+    print(f"ratios  cold / floor = {median(ratios):.2f} median (rounds {', '.join(f'{x:.2f}' for x in ratios)}; "
+          f"target ≤ 2.0; cpu {median(cpu_ratios):.2f}); one process {serial_ratio:.2f}; library call {lib_ratio:.2f}; "
+          f"warm / cold = {warm_wall / cold_wall:.1%} median / median (target ≤ 10%; "
+          f"one process {warm_wall / serial_wall:.1%}); peak rss {rss:.0f} MB")
+    return {"floor": floor_wall, "cold": cold_wall, "ratios": ratios, "serial": serial_wall, "library": lib_wall,
+            "warm": warm_wall, "rss": rss, "rss_worker": rss_worker}
+
+
+def median(xs: list[float]) -> float:
+    ys = sorted(xs)
+    n = len(ys)
+    return ys[n // 2] if n % 2 else (ys[n // 2 - 1] + ys[n // 2]) / 2
 
 
 def main() -> int:

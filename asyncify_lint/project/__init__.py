@@ -226,7 +226,8 @@ class Project:
         return self.context(entry[0])
 
     def module_prefix(self, qualname: str) -> str | None:
-        """The project module ``pkg.mod.name.attr`` is read from (``pkg.mod``; memoised), as ``_split``."""
+        """The project module ``pkg.mod.name.attr`` is read from: its longest proper prefix that is a
+        project module (``pkg.mod``; memoised)."""
         found = self._prefixes.get(qualname, False)
         if found is False:
             found = None
@@ -253,15 +254,12 @@ class Project:
 
     def _split(self, qualname: str) -> tuple[FileContext, str, list[str]] | None:
         """Split ``pkg.mod.name.attr`` into (context of pkg.mod, "name", ["attr"])."""
-        parts = qualname.split(".")
-        for k in range(len(parts) - 1, 0, -1):
-            mod = ".".join(parts[:k])
-            if mod in self.modules:
-                ctx = self.module_context(mod)
-                if ctx is None:
-                    return None
-                return ctx, parts[k], parts[k + 1 :]
-        return None
+        mod = self.module_prefix(qualname)
+        ctx = self.module_context(mod) if mod is not None else None
+        if ctx is None:
+            return None
+        rest = qualname[len(mod) + 1 :].split(".")  # type: ignore[arg-type]
+        return ctx, rest[0], rest[1:]
 
     def resolve_reexport(self, qualname: str, _depth: int = 0) -> str:
         """Follow ``from .x import y`` re-exports: ``pkg.y`` → ``pkg.x.y`` when pkg imports y."""

@@ -3,8 +3,9 @@
 One pickle per tool version, Python version and set of user-declared blocking calls (they are blocking
 calls in the summaries) under ``<root>/.asyncify_cache/`` (which holds a
 ``.gitignore`` of ``*``): ``relpath -> (mtime_ns, size, sha1 of the text, pickled summary)``. A file is
-re-summarised only when its stat changed *and* its content hash changed, or when a module it consulted
-for the type of a value changed. Each summary is pickled on its own, by the process that computed it
+re-summarised only when its stat changed *and* its content hash changed, when a module it consulted
+for the type of a value changed (or one that module's answer was read from), or when a top-level name
+it took for a library is a project package now. Each summary is pickled on its own, by the process that computed it
 (a worker of a parallel cold run included), so writing the cache is writing bytes already made: it is
 rewritten whenever a summary changed, and a summary is unpickled only when it is used. Writes go to a
 temporary file and ``os.replace``, so concurrent runs (flake8 ``-jN`` workers, pre-commit, an editor)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 MIN_FILES = 32
 MIN_BYTES = 1_500_000  # about 40k lines: below, forking and pickling cost about what they save
 MAX_JOBS = 8
-RUNS_PER_PROCESS = 16  # runs of files per process: the last one taken is what a process may wait for
+RUNS_PER_PROCESS = 32  # runs of files per process: the last one taken is what a process may wait for
 
 _STORE: "SummaryStore | None" = None  # the store being filled, inherited by the forked workers
 _RUNS: list[list[str]] = []  # the runs of files to summarise, inherited by the workers
@@ -73,6 +73,7 @@ def _summarize_run(rels: list[str]) -> list[tuple[str, tuple | bytes]]:
     project = store.project
     out: list[tuple[str, tuple | bytes]] = []
     for rel in rels:
+        store.sha(rel)  # the stat, then the text, as a serial run takes them (for the cache entry)
         text = store._text(rel)
         if text is not None:
             s = summarize_text(project, rel, text)
@@ -108,6 +109,20 @@ def _work() -> tuple[int, list[tuple[str, tuple | bytes]]] | None:
     return i, _summarize_run(_RUNS[i])
 
 
+def _merge(store: "SummaryStore", fut) -> None:
+    """Take in the summaries of a worker's run (waiting for it); a run that failed is left to the serial
+    path."""
+    try:
+        done = fut.result()
+    except Exception:  # a worker died or failed: its run is summarised serially
+        return
+    if done is not None:
+        for rel, got in done[1]:
+            if rel not in store._summaries:
+                entry = got if isinstance(got, tuple) else None
+                store.add(rel, pickle.loads(got if entry is None else entry[3]), entry)
+
+
 def share(sizes: dict[str, int], n: int) -> list[list[str]]:
     """``n`` runs of consecutive files (in the given order, a package's modules together: the modules
     a summary consults for types are mostly its neighbours, parsed once per process) of about equal
@@ -130,10 +145,13 @@ def summarize(store: "SummaryStore", rels: list[str]) -> int:
     if n < 2 or len(rels) < MIN_FILES or not _can_fork():
         return 1
     sizes: dict[str, int] = {}
+    root = store.project.root
     for rel in rels:
         if not store.load_cached(rel):
-            store.sha(rel)  # the stat, then the text, as a serial run takes them (for the cache entry)
-            sizes[rel] = store._stat.get(rel, (0, 0))[1]
+            try:
+                sizes[rel] = os.stat(os.path.join(root, rel)).st_size  # each process reads its own files
+            except OSError:
+                sizes[rel] = 0
     total = sum(sizes.values())
     if len(sizes) < MIN_FILES or total < MIN_BYTES:
         return 1
@@ -150,18 +168,16 @@ def summarize(store: "SummaryStore", rels: list[str]) -> int:
                     break
                 for rel in runs[i]:
                     store.get(rel)
+                # the runs the workers finished meanwhile: taken in now, while the work is still shared
+                pending = []
+                for fut in futures:
+                    if fut.done():
+                        _merge(store, fut)
+                    else:
+                        pending.append(fut)
+                futures = pending
             for fut in futures:
-                try:
-                    done = fut.result()
-                except Exception:  # a worker died or failed: its run is summarised serially
-                    continue
-                if done is None:
-                    continue
-                for rel, got in done[1]:
-                    store._texts.pop(rel, None)
-                    if rel not in store._summaries:
-                        entry = got if isinstance(got, tuple) else None
-                        store.add(rel, pickle.loads(got if entry is None else entry[3]), entry)
+                _merge(store, fut)
     except (OSError, RuntimeError):  # cannot fork here: the serial path does it all
         return 1
     finally:

@@ -679,6 +679,8 @@ def test_parallel_summaries_survive_a_failing_worker(tmp_path, monkeypatch):
 
 
 def test_parallel_not_used_where_it_cannot_pay_or_fork(tmp_path, monkeypatch):
+    import multiprocessing
+
     from asyncify_lint.project import parallel
 
     files = _parallel_project()
@@ -687,7 +689,7 @@ def test_parallel_not_used_where_it_cannot_pay_or_fork(tmp_path, monkeypatch):
     assert parallel.summarize(p.store, p.files) == 1  # 42 small files: below MIN_BYTES
     monkeypatch.setattr(parallel, "MIN_BYTES", 1)
     monkeypatch.setattr(parallel, "MIN_FILES", 2)
-    monkeypatch.setattr(parallel.multiprocessing, "current_process", lambda: type("P", (), {"daemon": True})())
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: type("P", (), {"daemon": True})())
     assert parallel.summarize(p.store, p.files) == 1  # a flake8 -j worker: no children
     monkeypatch.undo()
     monkeypatch.setenv("ASYNCIFY_LINT_JOBS", "x")

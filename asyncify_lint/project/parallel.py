@@ -20,11 +20,9 @@ leaves its files to the serial path, which computes whatever is missing.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import threading
-from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 from asyncify_lint.project.summary import summarize_text
@@ -58,6 +56,8 @@ def jobs() -> int:
 
 
 def _can_fork() -> bool:
+    import multiprocessing  # here: most runs are too small to fork (about 8 ms with concurrent.futures)
+
     if "fork" not in multiprocessing.get_all_start_methods():
         return False
     if multiprocessing.current_process().daemon:
@@ -142,7 +142,7 @@ def summarize(store: "SummaryStore", rels: list[str]) -> int:
     number of processes used (1: nothing was done here, the caller summarises serially)."""
     global _STORE, _RUNS, _ENDS
     n = jobs()
-    if n < 2 or len(rels) < MIN_FILES or not _can_fork():
+    if n < 2 or len(rels) < MIN_FILES:
         return 1
     sizes: dict[str, int] = {}
     root = store.project.root
@@ -153,8 +153,11 @@ def summarize(store: "SummaryStore", rels: list[str]) -> int:
             except OSError:
                 sizes[rel] = 0
     total = sum(sizes.values())
-    if len(sizes) < MIN_FILES or total < MIN_BYTES:
+    if len(sizes) < MIN_FILES or total < MIN_BYTES or not _can_fork():
         return 1
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     n = min(n, max(2, total // MIN_BYTES))
     runs = share(sizes, min(len(sizes), n * RUNS_PER_PROCESS))
     ctx = multiprocessing.get_context("fork")

@@ -254,7 +254,8 @@ class CallGraph:
         self.module_of: dict[str, str | None] = {}
         self.out: dict[str, list[Edge]] = {}
         self.callers: dict[str, list[Edge]] = {}
-        self.depends: dict[str, list[Edge]] = {}
+        self.depends: dict[str, list[Edge]] = {}  # dependency -> where it is used in Depends(...)
+        self.dependencies: dict[str, list[Edge]] = {}  # function -> the Depends(...) of its parameters
         self.thread: dict[str, list[Edge]] = {}
         self.callbacks: dict[str, list[Edge]] = {}
         self.roles: dict[str, set[str]] = {}
@@ -334,6 +335,7 @@ class CallGraph:
                             self.depends.setdefault(q, []).append(e)  # type: ignore[arg-type]
                             if caller is not None:
                                 out(caller, [])
+                                self.dependencies.setdefault(caller, []).append(e)
                         elif kind == "thread":
                             self.thread.setdefault(q, []).append(e)  # type: ignore[arg-type]
                         elif kind == "callback" and not site.consumer.endswith(REGISTRATIONS):
@@ -410,8 +412,10 @@ class CallGraph:
 
     def loop_blocking_chain(self, q: str) -> tuple[list[str], object] | None:
         """For the async function ``q`` (an endpoint): a shortest chain [q, ..., f] through the project
-        coroutine functions it calls and the sync helpers they call on the loop, to a blocking call
-        ``f`` makes on the event loop, and that call's finding; None when nothing reached blocks."""
+        coroutine functions it calls, its async dependencies (``Depends(...)`` in its parameters, and
+        theirs: FastAPI runs them on the loop, and sync ones in its threadpool) and the sync helpers
+        these call on the loop, to a blocking call ``f`` makes on the event loop, and that call's
+        finding; None when nothing reached blocks."""
         f = self.functions.get(q)
         if f is None or not f.is_async or self.is_test(q):
             return None
@@ -440,6 +444,10 @@ class CallGraph:
                     found = self.blocking_chain(e.callee)
                     if found is not None:
                         return path(c) + found[0], found[1]
+            for e in self.dependencies.get(c, ()):
+                if e.callee not in prev and self.functions[e.callee].is_async and not self.is_test(e.callee):
+                    prev[e.callee] = c  # an async dependency, generator or not, runs on the loop
+                    queue.append(e.callee)
         return None
 
     def loop_safe(self, q: str) -> bool:

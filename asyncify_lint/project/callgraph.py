@@ -255,7 +255,8 @@ class CallGraph:
         self.out: dict[str, list[Edge]] = {}
         self.callers: dict[str, list[Edge]] = {}
         self.depends: dict[str, list[Edge]] = {}  # dependency -> where it is used in Depends(...)
-        self.dependencies: dict[str, list[Edge]] = {}  # function -> the Depends(...) of its parameters
+        #: function -> the Depends(...) of its parameters and of its route decorator's `dependencies=`
+        self.dependencies: dict[str, list[Edge]] = {}
         self.thread: dict[str, list[Edge]] = {}
         self.callbacks: dict[str, list[Edge]] = {}
         self.roles: dict[str, set[str]] = {}
@@ -335,7 +336,9 @@ class CallGraph:
                             self.depends.setdefault(q, []).append(e)  # type: ignore[arg-type]
                             if caller is not None:
                                 out(caller, [])
-                                self.dependencies.setdefault(caller, []).append(e)
+                            owner = site.consumer or caller  # a route decorator's: the endpoint's
+                            if owner is not None:
+                                self.dependencies.setdefault(owner, []).append(e)
                         elif kind == "thread":
                             self.thread.setdefault(q, []).append(e)  # type: ignore[arg-type]
                         elif kind == "callback" and not site.consumer.endswith(REGISTRATIONS):

@@ -34,7 +34,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 
-SUMMARY_VERSION = f"{__version__}-s10"
+SUMMARY_VERSION = f"{__version__}-s11"
 
 # Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
 # rewritten, and the function needs to become async either way).
@@ -98,7 +98,8 @@ class CallSite(NamedTuple):
     flags: int = 0
     kind: str = "call"  # "call"; "thread": a callable handed to a worker thread; "depends": Depends(x);
     #                     "callback": a project callable handed to another call; "use": a name used (tests)
-    consumer: str = ""  # for "callback": the called function's target
+    consumer: str = ""  # for "callback": the called function's target; for "depends" in a decorator
+    #                     (`@router.get("/", dependencies=[Depends(auth)])`): the decorated function
 
     @property
     def pos(self) -> tuple[int, int]:
@@ -583,7 +584,7 @@ class _Builder:
             dep = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "dependency"), None)
             if dep is not None:
                 dt = self.callable_target(dep)
-                self.add_site(fs, dep, dt, "depends", flags)
+                self.add_site(fs, dep, dt, "depends", flags, consumer=self._decorated(call))
                 if dt.startswith("q:"):
                     self.s.refs.append((fastapi.DEPENDENCY, dt, call.lineno, call.col_offset))
             return
@@ -627,6 +628,22 @@ class _Builder:
         for k in call.keywords:
             if k.value.__class__ is ast.Name or k.value.__class__ is ast.Attribute:
                 self._callback(fs, k.value, target, flags)
+
+    def _decorated(self, node: ast.AST) -> str:
+        """The qualified name of the function whose decorators hold ``node``
+        (``@router.get("/", dependencies=[Depends(auth)])``), or ""."""
+        parents = self.ctx._parents
+        child, p = node, parents.get(id(node))
+        while p is not None:
+            t = p.__class__
+            if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+                if child in p.decorator_list:  # type: ignore[attr-defined]
+                    return self.def_qualnames.get(id(p), "")
+                return ""
+            if t is ast.Lambda or t is ast.ClassDef:
+                return ""
+            child, p = p, parents.get(id(p))
+        return ""
 
     def _callback(self, fs, a: ast.AST, consumer: str, flags: int) -> None:
         base = a

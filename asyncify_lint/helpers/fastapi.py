@@ -64,7 +64,9 @@ def _target(ctx: FileContext, expr: ast.AST) -> tuple[str | None, ast.AST | None
     return qn, node
 
 
-def _arg(call: ast.Call, index: int, name: str) -> ast.AST | None:
+def call_arg(call: ast.Call, index: int, name: str) -> ast.AST | None:
+    """The argument of ``call`` given at position ``index`` or as ``name=`` (None when absent, or when a
+    ``*args`` before it hides where it is)."""
     for kw in call.keywords:
         if kw.arg == name:
             return kw.value
@@ -102,7 +104,7 @@ def _iter_refs(ctx: FileContext) -> Iterator[Ref]:
             continue
         qn = ctx.qualname(func) if isinstance(func, (ast.Name, ast.Attribute)) else None
         if qn in DEPENDS:
-            target = _arg(node, 0, "dependency")
+            target = call_arg(node, 0, "dependency")
             if target is not None:
                 yield Ref(DEPENDENCY, *_target(ctx, target), node)
             continue
@@ -112,7 +114,7 @@ def _iter_refs(ctx: FileContext) -> Iterator[Ref]:
             if not is_app(ctx, func.value):
                 continue
             role = {"add_api_route": ENDPOINT, "add_event_handler": EVENT_HANDLER}.get(func.attr, EXCEPTION_HANDLER)
-            target = _arg(node, 1, {"add_api_route": "endpoint", "add_event_handler": "func"}.get(func.attr, "handler"))
+            target = call_arg(node, 1, {"add_api_route": "endpoint", "add_event_handler": "func"}.get(func.attr, "handler"))
             if target is not None:
                 yield Ref(role, *_target(ctx, target), node)
             continue

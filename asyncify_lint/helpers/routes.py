@@ -1,7 +1,8 @@
 """The project's HTTP routes, statically: which endpoint a test's ``client.get("/orders/1")`` reaches.
 
-Routes come from route decorators on module-level functions (``@router.post("/")``), the router's
-``APIRouter(prefix=...)`` and every ``include_router(router, prefix=...)`` (nested routers included).
+Routes come from route decorators on module-level functions (``@router.post("/")``) and
+``add_api_route(path, endpoint, methods=[...])`` calls, the router's ``APIRouter(prefix=...)`` and
+every ``include_router(router, prefix=...)`` (nested routers included).
 Only literal strings count: a prefix the analysis cannot read (``prefix=settings.API_V1_STR``) or a
 router whose mounting it cannot see makes the route *unanchored*: it then matches any request path
 that ends with its known part. A request's path comes from a literal or f-string URL (formatted values
@@ -88,11 +89,24 @@ def _build(project) -> list[Route]:
                     routers[f"{ctx.module}.{name}"] = _Router(t == "fastapi.FastAPI", prefix)
         for call in ctx.nodes_of(ast.Call):
             func = call.func  # type: ignore[attr-defined]
-            if isinstance(func, ast.Attribute) and func.attr == "include_router" and call.args:  # type: ignore[attr-defined]
+            if not isinstance(func, ast.Attribute) or func.attr not in ("include_router", "add_api_route"):
+                continue
+            if func.attr == "include_router" and call.args:  # type: ignore[attr-defined]
                 if fastapi.is_app(ctx, func.value):
                     child = _key(ctx, call.args[0])  # type: ignore[attr-defined]
                     if child is not None:
                         mounts.setdefault(child, []).append((_key(ctx, func.value), _prefix(call)))  # type: ignore[arg-type]
+            elif func.attr == "add_api_route" and fastapi.is_app(ctx, func.value):
+                # `app.add_api_route("/items", list_items, methods=["GET"])`: a route like a decorator's
+                path = _literal(fastapi.call_arg(call, 0, "path"))  # type: ignore[arg-type]
+                endpoint = fastapi.call_arg(call, 1, "endpoint")  # type: ignore[arg-type]
+                qn = ctx.qualname(endpoint) if isinstance(endpoint, (ast.Name, ast.Attribute)) else None
+                methods = _methods(call, "api_route")  # type: ignore[arg-type]
+                if path is not None and qn and methods is not None:
+                    # shown at the endpoint's def when it is in this module, else at the call
+                    b = ctx.lookup(endpoint.id, endpoint) if isinstance(endpoint, ast.Name) else None
+                    line = b.node.lineno if b is not None and b.kind == "def" else call.lineno  # type: ignore[union-attr,attr-defined]
+                    raw.append((_key(ctx, func.value), path, methods, qn, ctx.display_path, line))
         for stmt in ctx.tree.body:
             if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
@@ -100,7 +114,7 @@ def _build(project) -> list[Route]:
                 verb = fastapi.route_decorator(ctx, dec)
                 if verb is None or verb in ("websocket", "trace"):
                     continue
-                path = _literal(fastapi._arg(dec, 0, "path"))  # type: ignore[arg-type]
+                path = _literal(fastapi.call_arg(dec, 0, "path"))  # type: ignore[arg-type]
                 methods = _methods(dec, verb)  # type: ignore[arg-type]
                 if path is None or methods is None:
                     continue
@@ -114,6 +128,8 @@ def _build(project) -> list[Route]:
 
 
 def _methods(dec: ast.Call, verb: str) -> frozenset[str] | None:
+    """The methods of a route decorator (or ``add_api_route`` call: ``verb`` "api_route"); None when
+    ``methods=`` is not a literal list."""
     if verb != "api_route":
         return frozenset({verb.upper()})
     value = next((k.value for k in dec.keywords if k.arg == "methods"), None)

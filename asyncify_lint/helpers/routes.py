@@ -1,6 +1,7 @@
 """The project's HTTP routes, statically: which endpoint a test's ``client.get("/orders/1")`` reaches.
 
-Routes come from route decorators on module-level functions (``@router.post("/")``) and
+Routes come from route decorators (``@router.post("/")``, on module-level functions, methods of
+class-based views and functions declared in an app factory) and
 ``add_api_route(path, endpoint, methods=[...])`` calls, the router's ``APIRouter(prefix=...)`` and
 every ``include_router(router, prefix=...)`` (nested routers included).
 Only literal strings count: a prefix the analysis cannot read (``prefix=settings.API_V1_STR``) or a
@@ -107,10 +108,8 @@ def _build(project) -> list[Route]:
                     b = ctx.lookup(endpoint.id, endpoint) if isinstance(endpoint, ast.Name) else None
                     line = b.node.lineno if b is not None and b.kind == "def" else call.lineno  # type: ignore[union-attr,attr-defined]
                     raw.append((_key(ctx, func.value), path, methods, qn, ctx.display_path, line))
-        for stmt in ctx.tree.body:
-            if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            for dec in stmt.decorator_list:
+        for stmt in ctx.nodes_of(ast.FunctionDef, ast.AsyncFunctionDef):
+            for dec in stmt.decorator_list:  # type: ignore[attr-defined]
                 verb = fastapi.route_decorator(ctx, dec)
                 if verb is None or verb in ("websocket", "trace"):
                     continue
@@ -118,13 +117,27 @@ def _build(project) -> list[Route]:
                 methods = _methods(dec, verb)  # type: ignore[arg-type]
                 if path is None or methods is None:
                     continue
-                raw.append((_key(ctx, dec.func.value), path, methods, f"{ctx.module}.{stmt.name}",  # type: ignore[attr-defined]
+                raw.append((_key(ctx, dec.func.value), path, methods, _def_qualname(ctx, stmt),  # type: ignore[attr-defined]
                             ctx.display_path, stmt.lineno))
     out = []
     for router, path, methods, endpoint, rel, line in raw:
         for known, anchored in _prefixes(router, routers, mounts, 0):
             out.append(Route(methods, _segments(known + path), anchored, endpoint, rel, line))
     return out
+
+
+def _def_qualname(ctx: FileContext, node: ast.AST) -> str:
+    """The qualified name the call graph gives a ``def``: ``app.main.create_app.<locals>.health`` for
+    one declared in an app factory, ``app.views.ItemViews.list`` for a method (class-based views)."""
+    parts = [node.name]  # type: ignore[attr-defined]
+    p = ctx.parent(node)
+    while p is not None:
+        if isinstance(p, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            parts.append(p.name + ".<locals>")
+        elif isinstance(p, ast.ClassDef):
+            parts.append(p.name)
+        p = ctx.parent(p)
+    return ".".join([ctx.module or ""] + parts[::-1])
 
 
 def _methods(dec: ast.Call, verb: str) -> frozenset[str] | None:

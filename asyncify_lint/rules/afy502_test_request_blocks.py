@@ -5,7 +5,7 @@ Reports, in test files, each request to the app under test (`client.get("/orders
 event loop: a blocking call in it, in a coroutine function it calls, in one of its async
 dependencies (`Depends(...)` in its parameters and in its route decorator's `dependencies=[...]`,
 and theirs; FastAPI runs sync dependencies in its threadpool), or in a sync helper any of them calls on the loop, with the call chain. The endpoint is found from the project's routes (route
-decorators, `add_api_route(...)`, `APIRouter(prefix=...)`, `include_router(..., prefix=...)`; a prefix that is not a
+decorators, also in an app factory, `add_api_route(...)`, `APIRouter(prefix=...)`, `include_router(..., prefix=...)`; a prefix that is not a
 literal matches any leading path, and so does a URL that starts with a formatted value, as in
 `client.get(f"{settings.API_V1_STR}/items/")`).
 

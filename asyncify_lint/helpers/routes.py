@@ -3,7 +3,8 @@
 Routes come from route decorators (``@router.post("/")``, on module-level functions, methods of
 class-based views and functions declared in an app factory) and
 ``add_api_route(path, endpoint, methods=[...])`` calls, the router's ``APIRouter(prefix=...)`` and
-every ``include_router(router, prefix=...)`` (nested routers included).
+every ``include_router(router, prefix=...)`` (nested routers included), with the dependencies the
+routers on the way give their routes (``dependencies=[Depends(auth)]``).
 Only literal strings count: a prefix the analysis cannot read (``prefix=settings.API_V1_STR``) or a
 router whose mounting it cannot see makes the route *unanchored*: it then matches any request path
 that ends with its known part. A request's path comes from a literal or f-string URL (formatted values
@@ -36,11 +37,15 @@ class Route(NamedTuple):
     endpoint: str  # the endpoint function's qualified name
     relpath: str
     line: int
+    #: qualified names of the dependencies its routers give it (``APIRouter(dependencies=[...])``,
+    #: ``include_router(..., dependencies=[...])``, ``FastAPI(dependencies=[...])``)
+    dependencies: tuple[str, ...] = ()
 
 
 class _Router(NamedTuple):
     is_app: bool
     prefix: str | None  # APIRouter(prefix=...): None when not a literal
+    dependencies: tuple[str, ...] = ()
 
 
 def _literal(expr: ast.AST | None) -> str | None:
@@ -87,7 +92,8 @@ def _build(project) -> list[Route]:
                 t = ctx.type_of(b.value)
                 if t in fastapi.APP_TYPES:
                     prefix = "" if t == "fastapi.FastAPI" else _prefix(b.value)
-                    routers[f"{ctx.module}.{name}"] = _Router(t == "fastapi.FastAPI", prefix)
+                    routers[f"{ctx.module}.{name}"] = _Router(t == "fastapi.FastAPI", prefix,
+                                                              _dependencies(ctx, b.value))
         for call in ctx.nodes_of(ast.Call):
             func = call.func  # type: ignore[attr-defined]
             if not isinstance(func, ast.Attribute) or func.attr not in ("include_router", "add_api_route"):
@@ -96,7 +102,8 @@ def _build(project) -> list[Route]:
                 if fastapi.is_app(ctx, func.value):
                     child = _key(ctx, call.args[0])  # type: ignore[attr-defined]
                     if child is not None:
-                        mounts.setdefault(child, []).append((_key(ctx, func.value), _prefix(call)))  # type: ignore[arg-type]
+                        mounts.setdefault(child, []).append(  # type: ignore[arg-type]
+                            (_key(ctx, func.value), _prefix(call), _dependencies(ctx, call)))  # type: ignore[arg-type]
             elif func.attr == "add_api_route" and fastapi.is_app(ctx, func.value):
                 # `app.add_api_route("/items", list_items, methods=["GET"])`: a route like a decorator's
                 path = _literal(fastapi.call_arg(call, 0, "path"))  # type: ignore[arg-type]
@@ -121,8 +128,8 @@ def _build(project) -> list[Route]:
                             ctx.display_path, stmt.lineno))
     out = []
     for router, path, methods, endpoint, rel, line in raw:
-        for known, anchored in _prefixes(router, routers, mounts, 0):
-            out.append(Route(methods, _segments(known + path), anchored, endpoint, rel, line))
+        for known, anchored, deps in _prefixes(router, routers, mounts, 0):
+            out.append(Route(methods, _segments(known + path), anchored, endpoint, rel, line, deps))
     return out
 
 
@@ -155,24 +162,43 @@ def _methods(dec: ast.Call, verb: str) -> frozenset[str] | None:
     return None
 
 
-def _prefixes(router: str | None, routers: dict[str, _Router], mounts: dict, depth: int) -> list[tuple[str, bool]]:
-    """The known prefixes of a router's routes: (text, anchored), one per way it is mounted."""
+def _prefixes(router: str | None, routers: dict[str, _Router], mounts: dict,
+              depth: int) -> list[tuple[str, bool, tuple[str, ...]]]:
+    """The known prefixes of a router's routes: (text, anchored, the dependencies the routers on the
+    way give), one per way it is mounted."""
     r = routers.get(router or "")
     if r is None or depth > 8:
-        return [("", False)]
+        return [("", False, ())]
     own = r.prefix
     if r.is_app:
-        return [("", True)]
+        return [("", True, r.dependencies)]
     found = []
-    for parent, inc in mounts.get(router, ()) or [(None, "")]:
-        for text, anchored in (_prefixes(parent, routers, mounts, depth + 1) if parent is not None
-                               else [("", False)]):
+    for parent, inc, inc_deps in mounts.get(router, ()) or [(None, "", ())]:
+        for text, anchored, deps in (_prefixes(parent, routers, mounts, depth + 1) if parent is not None
+                                     else [("", False, ())]):
             if inc is None:
                 text, anchored = "", False
             else:
                 text += inc
-            found.append(("", False) if own is None else (text + own, anchored))
+            deps = deps + inc_deps + r.dependencies
+            found.append(("", False, deps) if own is None else (text + own, anchored, deps))
     return sorted(set(found))
+
+
+def _dependencies(ctx: FileContext, call: ast.Call) -> tuple[str, ...]:
+    """The qualified names of the ``dependencies=[Depends(f), ...]`` a router, an app or an
+    ``include_router`` call gives its routes."""
+    value = next((k.value for k in call.keywords if k.arg == "dependencies"), None)
+    out = []
+    if isinstance(value, (ast.List, ast.Tuple)):
+        for e in value.elts:
+            if isinstance(e, ast.Call) and isinstance(e.func, (ast.Name, ast.Attribute)):
+                if ctx.qualname(e.func) in fastapi.DEPENDS:
+                    dep = fastapi.call_arg(e, 0, "dependency")
+                    qn = ctx.qualname(dep) if isinstance(dep, (ast.Name, ast.Attribute)) else None
+                    if qn:
+                        out.append(qn)
+    return tuple(out)
 
 
 def _segments(path: str) -> tuple[object, ...]:

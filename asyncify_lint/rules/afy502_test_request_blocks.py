@@ -3,8 +3,8 @@
 Reports, in test files, each request to the app under test (`client.get("/orders/1")`,
 `client.post(f"/users/{uid}/orders", ...)`) whose endpoint is a coroutine function that blocks the
 event loop: a blocking call in it, in a coroutine function it calls, in one of its async
-dependencies (`Depends(...)` in its parameters and in its route decorator's `dependencies=[...]`,
-and theirs; FastAPI runs sync dependencies in its threadpool), or in a sync helper any of them calls on the loop, with the call chain. The endpoint is found from the project's routes (route
+dependencies (`Depends(...)` in its parameters, in its route decorator's `dependencies=[...]` and in
+its routers' and app's, and theirs; FastAPI runs sync dependencies in its threadpool), or in a sync helper any of them calls on the loop, with the call chain. The endpoint is found from the project's routes (route
 decorators, also in an app factory, `add_api_route(...)`, `APIRouter(prefix=...)`, `include_router(..., prefix=...)`; a prefix that is not a
 literal matches any leading path, and so does a URL that starts with a formatted value, as in
 `client.get(f"{settings.API_V1_STR}/items/")`).
@@ -116,19 +116,26 @@ _NEEDLES = tuple(f"{m}(" for m in sorted(routes.HTTP_METHODS)) + ("request(",)
 RULE.prefilter = lambda ctx: ctx.is_test and any(n in ctx.source.text for n in _NEEDLES)
 
 
-def _blocking(ctx: FileContext, endpoint: str) -> str | None:
-    """The chain from ``endpoint`` to a blocking call on the loop, as text (memoised per file)."""
+def _blocking(ctx: FileContext, route: routes.Route) -> str | None:
+    """The chain from the route's endpoint to a blocking call on the loop, through the endpoint or the
+    dependencies its routers give it, as text (memoised per file)."""
     memo = ctx.cache.setdefault("afy502", {})
-    if endpoint not in memo:
+    key = (route.endpoint, route.dependencies)
+    if key not in memo:
         text = None
         found = graph_for(ctx)
         if found is not None:
             graph = found[1]
-            chain = graph.loop_blocking_chain(endpoint)
+            chain = graph.loop_blocking_chain(route.endpoint)
+            for dep in route.dependencies if chain is None else ():
+                chain = graph.loop_blocking_chain(dep)
+                if chain is not None:
+                    chain = ([route.endpoint] + chain[0], chain[1])
+                    break
             if chain is not None:
                 text = graph.chain_text(*chain)
-        memo[endpoint] = text
-    return memo[endpoint]
+        memo[key] = text
+    return memo[key]
 
 
 @RULE.on(ast.Call)
@@ -137,7 +144,7 @@ def check(ctx: FileContext, node: ast.Call):
     if req is None or ctx.project is None:
         return
     for route in routes.match(routes.project_routes(ctx.project), req):
-        chain = _blocking(ctx, route.endpoint)
+        chain = _blocking(ctx, route)
         if chain is not None:
             yield RULE.at(ctx, node, request=f"{req.method} {req.shown}", endpoint=f"`{route.endpoint.rsplit('.', 1)[-1]}`",
                           where=f"{route.relpath}:{route.line}", chain=chain)

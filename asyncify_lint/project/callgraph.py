@@ -284,8 +284,7 @@ class CallGraph:
         return q in self._test_funcs
 
     def _link(self) -> None:
-        memo_get = self.resolver._memo.get
-        slow = resolve = self.resolver.resolve
+        memo_get, resolve = self.resolver._memo.get, self.resolver.resolve
 
         for rel, s in self.summaries.items():
             for q, f in s.functions.items():
@@ -310,7 +309,7 @@ class CallGraph:
                     kind = site.kind
                     if kind == "use":
                         continue
-                    k, q = memo_get(site.target) or slow(site.target)
+                    k, q = memo_get(site.target) or resolve(site.target)
                     if kind == "call":
                         calls += 1
                         if k == FUNC:
@@ -415,10 +414,10 @@ class CallGraph:
 
     def loop_blocking_chain(self, q: str) -> tuple[list[str], object] | None:
         """For the async function ``q`` (an endpoint): a shortest chain [q, ..., f] through the project
-        coroutine functions it calls, its async dependencies (``Depends(...)`` in its parameters, and
-        theirs: FastAPI runs them on the loop, and sync ones in its threadpool) and the sync helpers
-        these call on the loop, to a blocking call ``f`` makes on the event loop, and that call's
-        finding; None when nothing reached blocks."""
+        coroutine functions it calls, its async dependencies (``Depends(...)`` in its parameters and its
+        route decorator, and theirs: FastAPI runs them on the loop, and sync ones in its threadpool) and
+        the sync helpers these call on the loop, to a blocking call ``f`` makes on the event loop, and
+        that call's finding; None when nothing reached blocks."""
         f = self.functions.get(q)
         if f is None or not f.is_async or self.is_test(q):
             return None

@@ -33,6 +33,7 @@ from asyncify_lint import __version__
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
+from asyncify_lint.project import ModuleView
 
 SUMMARY_VERSION = f"{__version__}-s11"
 
@@ -180,33 +181,17 @@ def text_sha(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class _SummaryProject:
-    """The project as seen while summarising: types of other modules' values are looked up (and the
-    modules consulted are recorded), re-exports are not followed (the call graph does that)."""
+class _SummaryProject(ModuleView):
+    """The project as seen while summarising: types of other modules' values are looked up, and the
+    modules consulted are recorded (as a parsed module's view records them, but in this summary's own
+    ``consulted``), re-exports are not followed (the call graph does that)."""
 
     def __init__(self, project) -> None:
         self._project = project
-        self.consulted: set[str] = set()
+        self._reads = self.consulted = set()
 
     def resolve_reexport(self, qualname: str, _depth: int = 0) -> str:
         return qualname
-
-    def _note(self, qualname: str) -> None:
-        mod = self._project.module_prefix(qualname)
-        if mod is not None:
-            self.consulted.add(mod)
-
-    def module_context(self, module: str):
-        self.consulted.add(module)
-        return self._project.module_context(module)
-
-    def type_of_qualname(self, qualname: str, _depth: int = 0):
-        self._note(qualname)
-        return self._project.type_of_qualname(qualname, _depth)
-
-    def type_alias(self, qualname: str):
-        self._note(qualname)
-        return self._project.type_alias(qualname)
 
     def fact(self, key, compute):  # helpers asking for project facts while summarising: none
         return {}
@@ -216,9 +201,6 @@ class _SummaryProject:
 
     def function_def(self, qualname: str):
         return None
-
-    def __getattr__(self, name):
-        return getattr(self._project, name)
 
 
 _BLOCKS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})

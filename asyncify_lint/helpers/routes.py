@@ -115,36 +115,28 @@ def _build(project) -> list[Route]:
                     b = ctx.lookup(endpoint.id, endpoint) if isinstance(endpoint, ast.Name) else None
                     line = b.node.lineno if b is not None and b.kind == "def" else call.lineno  # type: ignore[union-attr,attr-defined]
                     raw.append((_key(ctx, func.value), path, methods, qn, ctx.display_path, line))
+        summary = project.summary(ctx.display_path)
         for stmt in ctx.nodes_of(ast.FunctionDef, ast.AsyncFunctionDef):
             for dec in stmt.decorator_list:  # type: ignore[attr-defined]
                 verb = fastapi.route_decorator(ctx, dec)
                 if verb is None or verb in ("websocket", "trace"):
                     continue
+                # the qualified name the call graph gives it (`app.main.create_app.<locals>.health` for a
+                # def in an app factory, `app.views.ItemViews.list` for a method of a class-based view)
+                f = summary.function_at(stmt.lineno, stmt.col_offset) if summary is not None else None  # type: ignore[attr-defined]
+                if f is None:
+                    continue
                 path = _literal(fastapi.call_arg(dec, 0, "path"))  # type: ignore[arg-type]
                 methods = _methods(dec, verb)  # type: ignore[arg-type]
                 if path is None or methods is None:
                     continue
-                raw.append((_key(ctx, dec.func.value), path, methods, _def_qualname(ctx, stmt),  # type: ignore[attr-defined]
+                raw.append((_key(ctx, dec.func.value), path, methods, f.qualname,  # type: ignore[attr-defined]
                             ctx.display_path, stmt.lineno))
     out = []
     for router, path, methods, endpoint, rel, line in raw:
         for known, anchored, deps in _prefixes(router, routers, mounts, 0):
             out.append(Route(methods, _segments(known + path), anchored, endpoint, rel, line, deps))
     return out
-
-
-def _def_qualname(ctx: FileContext, node: ast.AST) -> str:
-    """The qualified name the call graph gives a ``def``: ``app.main.create_app.<locals>.health`` for
-    one declared in an app factory, ``app.views.ItemViews.list`` for a method (class-based views)."""
-    parts = [node.name]  # type: ignore[attr-defined]
-    p = ctx.parent(node)
-    while p is not None:
-        if isinstance(p, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            parts.append(p.name + ".<locals>")
-        elif isinstance(p, ast.ClassDef):
-            parts.append(p.name)
-        p = ctx.parent(p)
-    return ".".join([ctx.module or ""] + parts[::-1])
 
 
 def _methods(dec: ast.Call, verb: str) -> frozenset[str] | None:

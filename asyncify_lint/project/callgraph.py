@@ -261,7 +261,6 @@ class CallGraph:
         self.callbacks: dict[str, list[Edge]] = {}
         self.roles: dict[str, set[str]] = {}
         self.unresolved = 0
-        self.unknown_sites: list[tuple[str, int, str]] = []
         self.calls = 0
         self._link()
         tests = {rel for rel, s in summaries.items() if s.is_test}
@@ -302,7 +301,8 @@ class CallGraph:
                 k, q = resolve(target)
                 if k == FUNC:
                     self.roles.setdefault(q, set()).add(role)  # type: ignore[arg-type]
-            calls += s.external_calls
+            calls += s.external_calls + s.unknown_calls
+            unresolved += s.unknown_calls
             for f, sites in s.all_calls():
                 caller = f.qualname if f is not None else None
                 for site in sites:
@@ -320,8 +320,6 @@ class CallGraph:
                                 continue
                         elif k == UNKNOWN:
                             unresolved += 1
-                            if len(self.unknown_sites) < 1000:
-                                self.unknown_sites.append((rel, site.line, site.text))
                             continue
                         else:
                             continue
@@ -458,9 +456,8 @@ class CallGraph:
         f = self.functions[q]
         if f.session_io or any(not (b.flags & EXEMPT) for b in f.blocking):
             return False
-        for site in f.calls:
-            if site.kind == "call" and site.target == "?" and not site.flags & EXEMPT:
-                return False
+        if f.unknown_calls:
+            return False
         for e in self.out.get(q, ()):
             if not self._live_edge(e):
                 continue
@@ -710,7 +707,7 @@ def unawaited_calls_to(ctx, key: str, target: Callable) -> dict:
         if cur is not None:
             for _f, sites in cur[1].all_calls():
                 for site in sites:
-                    if site.kind != "call" or site.flags & AWAITED or site.target == "?":
+                    if site.kind != "call" or site.flags & AWAITED:
                         continue
                     callee = target(ctx.project, site)
                     if callee is not None:

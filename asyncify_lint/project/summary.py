@@ -35,7 +35,7 @@ from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.project import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s11"
+SUMMARY_VERSION = f"{__version__}-s12"
 
 # Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
 # rewritten, and the function needs to become async either way).
@@ -134,6 +134,9 @@ class FunctionSummary:
     #: why this function's session work cannot be made async mechanically (it then stays sync and
     #: async callers run it with ``await session.run_sync(f, ...)``, AFY403); "" when it can
     sync_bound: str = ""
+    #: calls in it (not in worker-thread code) of something no analysis can name (``obj.run()`` on a
+    #: value of unknown type): counted, no call site kept
+    unknown_calls: int = 0
 
 
 #: Session methods that AsyncSession does not have, and that no rewrite replaces
@@ -161,6 +164,7 @@ class ModuleSummary:
     deps: dict[str, str] = field(default_factory=dict)  # project module consulted for types -> "" (sha set by cache)
     error: str | None = None  # the module could not be parsed
     external_calls: int = 0  # calls of a qualified name outside the project (no call site kept for them)
+    unknown_calls: int = 0  # calls of something no analysis can name (target "?"; no call site kept for them)
     #: the top-level names taken to be outside the project (`os`, `requests`): the summary is stale once
     #: one of them is a project package (a vendored copy, an exclude removed)
     outside: frozenset[str] = frozenset()
@@ -557,7 +561,11 @@ class _Builder:
         ctx = self.ctx
         func = call.func
         target = self.callable_target(func)
-        if target.startswith("q:") and not self.in_project(target):
+        if target == "?":  # `obj.run()`, `handlers[k]()`: never an edge of the graph; counted
+            self.s.unknown_calls += 1
+            if fs is not None and not flags & EXEMPT:
+                fs.unknown_calls += 1
+        elif target.startswith("q:") and not self.in_project(target):
             self.s.external_calls += 1  # `len(x)`, `os.path.join(...)`: never an edge of the graph; counted
         else:
             self.add_site(fs, call, target, "call", flags)

@@ -13,6 +13,8 @@ import re
 import tempfile
 import tokenize
 from bisect import bisect_right
+from itertools import accumulate, repeat
+from operator import add
 from dataclasses import dataclass, field
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -62,8 +64,14 @@ class SourceFile:
     def line_starts(self) -> list[int]:
         """Character offset at which each line starts (index 0 is line 1), as Python counts lines."""
         if self._line_starts is None:
-            starts = [0]
-            starts.extend(m.end() for m in _LINE_END.finditer(self.text))
+            text = self.text
+            if "\r" in text:
+                starts = [0]
+                starts.extend(m.end() for m in _LINE_END.finditer(text))
+            else:  # "\n" only: the lines' lengths, each plus its newline, summed (no Python-level loop)
+                lines = text.split("\n")
+                lines.pop()
+                starts = [0, *accumulate(map(add, map(len, lines), repeat(1)))]
             self._line_starts = starts
         return self._line_starts
 

@@ -125,6 +125,16 @@ def _target_names(target: ast.AST):
         yield from _target_names(target.value)
 
 
+def _same_callee(a: ast.AST, b: ast.AST) -> bool:
+    """Two assigned values are the same kind of value: the same callee (``x = f(1)`` then ``x = f(2)``),
+    or the same expression when neither is a call of a dotted name."""
+    fa, fb = getattr(a, "func", a), getattr(b, "func", b)
+    da = dotted(fa)
+    if da is not None:
+        return da == dotted(fb)
+    return dotted(fb) is None and ast.dump(fa) == ast.dump(fb)
+
+
 def _bind_store(scope: Scope, target: ast.AST, value: ast.AST | None, annotation: ast.AST | None = None) -> None:
     single = isinstance(target, ast.Name)
     for name in _target_names(target):
@@ -136,7 +146,7 @@ def _bind_store(scope: Scope, target: ast.AST, value: ast.AST | None, annotation
                                                   annotation=annotation or prev.annotation)
                 continue
             # a second assignment: keep it only if it is the same kind of value (same callee)
-            if ast.dump(getattr(prev.value, "func", prev.value)) != ast.dump(getattr(value, "func", value)):
+            if not _same_callee(prev.value, value):
                 scope.bindings[name.id] = Binding("local", node=name)
                 continue
         if prev is not None and prev.kind in ("import", "def", "class", "param") and prev.kind != "param":
@@ -153,6 +163,37 @@ def _bind_store(scope: Scope, target: ast.AST, value: ast.AST | None, annotation
             node=name,
             annotation=annotation,
         )
+
+
+_BLOCKS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+_BLOCK_FIELD_MAP: dict[type, tuple[str, ...]] = {}
+
+
+def block_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a module, statement, exception handler or match case class that hold statements,
+    handlers or match cases, in ``_fields`` order (``Try``: body, handlers, orelse, finalbody); none
+    for expressions (defs are never inside one)."""
+    found = _BLOCK_FIELD_MAP.get(cls)
+    if found is None:
+        found = ()
+        if issubclass(cls, (ast.stmt, ast.excepthandler, ast.match_case, ast.Module)):
+            found = tuple(f for f in cls._fields if f in _BLOCKS)  # type: ignore[attr-defined]
+        _BLOCK_FIELD_MAP[cls] = found
+    return found
+
+
+def statements(node: ast.AST):
+    """The statements inside ``node`` (a def, class or compound statement), nested blocks, handlers,
+    match cases and defs included: the statements ``ast.walk`` would find, without visiting the
+    expressions (in no particular order)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        for name in block_fields(n.__class__):
+            for child in getattr(n, name):
+                if isinstance(child, ast.stmt):
+                    yield child
+                stack.append(child)
 
 
 # Fields that never hold a node worth visiting: names and flags, and the expression contexts and

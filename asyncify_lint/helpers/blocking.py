@@ -16,6 +16,7 @@ from typing import Iterator
 
 from asyncify_lint.diagnostics import Applicability, Fix, ImportRequest
 from asyncify_lint.engine.context import FileContext
+from asyncify_lint.engine.scope import statements
 from asyncify_lint.helpers.rewrites import can_await_here, needs_parentheses
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "blocking_calls.tsv")
@@ -371,7 +372,7 @@ def _class_attributes(ctx: FileContext, cls: ast.ClassDef) -> dict[str, str]:
                 put(stmt.target.id, t)
         if isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__" and (stmt.args.posonlyargs + stmt.args.args):
             self_name = (stmt.args.posonlyargs + stmt.args.args)[0].arg
-            for node in ast.walk(stmt):
+            for node in statements(stmt):
                 targets: list[ast.AST] = []
                 value = None
                 if isinstance(node, ast.Assign):

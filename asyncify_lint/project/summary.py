@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 from asyncify_lint import __version__
 from asyncify_lint.engine.context import FileContext
+from asyncify_lint.engine.scope import block_fields
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.project import ModuleView
@@ -207,23 +208,6 @@ class _SummaryProject(ModuleView):
         return None
 
 
-_BLOCKS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
-_BLOCK_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _block_fields(cls: type) -> tuple[str, ...]:
-    """The fields of a statement, except handler or match case class that hold statements, handlers or
-    match cases, in ``_fields`` order (``Try``: body, handlers, orelse, finalbody); none for
-    expressions (defs are never inside one)."""
-    found = _BLOCK_FIELDS.get(cls)
-    if found is None:
-        found = ()
-        if issubclass(cls, (ast.stmt, ast.excepthandler, ast.match_case)):
-            found = tuple(f for f in cls._fields if f in _BLOCKS)  # type: ignore[attr-defined]
-        _BLOCK_FIELDS[cls] = found
-    return found
-
-
 def _short(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -358,7 +342,7 @@ class _Builder:
                 for child in node.body:
                     stack.append((child, q, q, nested))
                 continue
-            for name in _block_fields(node.__class__):
+            for name in block_fields(node.__class__):
                 for child in getattr(node, name):
                     stack.append((child, prefix, cls, nested))
         for node, q, cls, nested in funcs:
@@ -512,16 +496,20 @@ class _Builder:
         return handed.get(id(self.ctx.enclosing_function(stmt)), _EMPTY)
 
     def _index_handed(self) -> dict[int, set[str]]:
-        """One pass over the file's nodes: for each awaited / passed name, every function whose body holds it."""
+        """One pass over the file's nodes: for each awaited / passed name, every function whose body holds
+        it. Only the names a call's result is assigned to (``x = f()``) are asked about, so only they are
+        looked for."""
         parents = self.ctx._parents
         found: dict[int, set[str]] = {}
         module: set[str] = set()
         found[id(None)] = module
         Name, Load, Call = ast.Name, ast.Load, ast.Call
+        asked = {a.targets[0].id for a in self.ctx.nodes_of(ast.Assign)  # type: ignore[attr-defined]
+                 if len(a.targets) == 1 and a.targets[0].__class__ is Name and a.value.__class__ is Call}  # type: ignore[attr-defined]
         handing = (ast.Await, ast.keyword, ast.Starred)
         funcs = (ast.FunctionDef, ast.AsyncFunctionDef)
         for n in self.ctx.nodes_of(Name):
-            if n.ctx.__class__ is not Load:  # type: ignore[attr-defined]
+            if n.id not in asked or n.ctx.__class__ is not Load:  # type: ignore[attr-defined]
                 continue
             q = parents.get(id(n))
             if not (q.__class__ in handing or (q.__class__ is Call and q.func is not n)):  # type: ignore[attr-defined]

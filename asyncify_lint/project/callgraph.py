@@ -96,11 +96,13 @@ class Resolver:
         found = self._splits.get(qualname, False)
         if found is False:
             found = None
-            parts = qualname.split(".")
-            for k in range(len(parts), 0, -1):
-                mod = ".".join(parts[:k])
-                if mod in self.modules:
-                    found = (mod, parts[k:])
+            modules, mod = self.modules, qualname
+            while True:
+                if mod in modules:
+                    found = (mod, qualname[len(mod) + 1 :].split(".") if len(mod) < len(qualname) else [])
+                    break
+                mod, dot, _ = mod.rpartition(".")
+                if not dot:
                     break
             self._splits[qualname] = found
         return found  # type: ignore[return-value]
@@ -146,7 +148,7 @@ class Resolver:
         name = rest[0]
         if name in s.imports and s.imports[name] != qn:
             return self._qualname(".".join([s.imports[name]] + rest[1:]), depth + 1)
-        full = f"{mod}.{'.'.join(rest)}"
+        full = qn  # the module and the rest of the name it was split into
         if full in s.functions:
             return (FUNC, full)
         if full in s.classes:
@@ -274,6 +276,7 @@ class CallGraph:
             q for q, f in self.functions.items()
             if not f.is_async and q not in self.roots and q not in self._test_funcs
         }
+        self._inner_order = sorted(self._inner)  # the analyses' seeds, in a stable order
         self.reachable = self._reachable()
         self.blocking_next = self._blocking()
         self.must_async, self.blocked = self._must_async()
@@ -379,10 +382,9 @@ class CallGraph:
         """q -> ("direct", finding) or ("call", edge): next hop towards the nearest blocking call."""
         nxt: dict[str, tuple[str, object]] = {}
         queue: deque[str] = deque()
-        for q, f in sorted(self.functions.items()):
-            if not self._sync_inner(q):
-                continue
-            for b in f.blocking:
+        functions = self.functions
+        for q in self._inner_order:
+            for b in functions[q].blocking:
                 if not (b.flags & EXEMPT):
                     nxt[q] = ("direct", b)
                     queue.append(q)
@@ -470,8 +472,9 @@ class CallGraph:
     def _must_async(self) -> tuple[dict[str, str], dict[str, str]]:
         must: dict[str, str] = {}
         queue: deque[str] = deque()
-        for q, f in sorted(self.functions.items()):
-            if not self._sync_inner(q) or f.sync_bound:
+        for q in self._inner_order:
+            f = self.functions[q]
+            if f.sync_bound:
                 continue  # a sync-bound function stays sync: async callers use run_sync (AFY403)
             why = None
             for io in f.session_io:

@@ -90,6 +90,7 @@ class Project:
         self._facts: dict[str, object] = {}
         self._is_test: dict[str, bool] = {}  # relpath -> matches the test paths
         self._names: dict[str, list[tuple[str, bool]]] = {}  # relpath -> its module names (as `modules`)
+        self._packages: dict[str, bool] = {}  # directory -> whether it holds an __init__.py (as `_names`)
         self._prefixes: dict[str, str | None] = {}  # qualname -> the project module it is read from
         #: module -> the other modules its parsed context asked about (for types, aliases, re-exports):
         #: kept for the project's life, as the answers memoised from them are
@@ -143,7 +144,7 @@ class Project:
         """A file's candidate module names, memoised for the project's life like the module map."""
         names = self._names.get(relpath)
         if names is None:
-            names = self._names[relpath] = module_names(self.root, relpath)
+            names = self._names[relpath] = module_names(self.root, relpath, self._packages)
         return names
 
     def module_of(self, relpath: str) -> tuple[str | None, bool]:

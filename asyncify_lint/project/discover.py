@@ -161,8 +161,9 @@ def walk_files(top: str, exclude: tuple[str, ...] | list[str], base: str | None 
     return out
 
 
-def module_names(root: str, relpath: str) -> list[tuple[str, bool]]:
-    """Candidate dotted names of a file: relative to its topmost package's parent, to ``src/``, and to root."""
+def module_names(root: str, relpath: str, packages: dict[str, bool] | None = None) -> list[tuple[str, bool]]:
+    """Candidate dotted names of a file: relative to its topmost package's parent, to ``src/``, and to
+    root. ``packages`` memoises, per directory, whether it holds an ``__init__.py`` (files share them)."""
     parts = _parts(relpath)
     if not parts or not parts[-1].endswith(".py"):
         return []
@@ -179,7 +180,15 @@ def module_names(root: str, relpath: str) -> list[tuple[str, bool]]:
     # topmost package: climb while the directory has an __init__.py
     dirs = parts[:-1]
     k = len(dirs)
-    while k > 0 and os.path.exists(os.path.join(root, *dirs[:k], "__init__.py")):
+    if packages is None:
+        packages = {}
+    while k > 0:
+        d = "/".join(dirs[:k])
+        found = packages.get(d)
+        if found is None:
+            found = packages[d] = os.path.exists(os.path.join(root, *dirs[:k], "__init__.py"))
+        if not found:
+            break
         k -= 1
     add(stem[k:])
     if parts[0] == "src":

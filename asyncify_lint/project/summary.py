@@ -22,6 +22,7 @@ modules those answers were read from in turn, which are listed in ``deps`` and c
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import os
 import warnings
@@ -36,7 +37,7 @@ from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.project import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s12"
+SUMMARY_VERSION = f"{__version__}-s13"
 
 # Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
 # rewritten, and the function needs to become async either way).
@@ -108,6 +109,9 @@ class CallSite(NamedTuple):
         return (self.line, self.col)
 
 
+_call_site = functools.partial(tuple.__new__, CallSite)  # a CallSite from a plain tuple of its fields
+
+
 class Finding(NamedTuple):
     line: int
     col: int
@@ -139,6 +143,11 @@ class FunctionSummary:
     #: value of unknown type): counted, no call site kept
     unknown_calls: int = 0
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["calls"]  # pickled by the module summary, as plain tuples (see ModuleSummary)
+        return state
+
 
 #: Session methods that AsyncSession does not have, and that no rewrite replaces
 SYNC_ONLY_SESSION_METHODS = frozenset({"bulk_save_objects", "bulk_insert_mappings", "bulk_update_mappings",
@@ -169,6 +178,21 @@ class ModuleSummary:
     #: the top-level names taken to be outside the project (`os`, `requests`): the summary is stale once
     #: one of them is a project package (a vendored copy, an exclude removed)
     outside: frozenset[str] = frozenset()
+
+    # Pickled with the call sites as plain tuples, made CallSites again in C (`tuple.__new__`): a named
+    # tuple is otherwise rebuilt through its Python-level `__new__`, a fifth of loading the cache.
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["module_calls"] = [tuple(c) for c in self.module_calls]
+        state["function_calls"] = [[tuple(c) for c in f.calls] for f in self.functions.values()]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        calls = state.pop("function_calls")
+        state["module_calls"] = list(map(_call_site, state["module_calls"]))
+        self.__dict__.update(state)
+        for f, sites in zip(self.functions.values(), calls):
+            f.calls = list(map(_call_site, sites))
 
     def all_calls(self):
         yield None, self.module_calls

@@ -225,6 +225,65 @@ def test_unresolvable_calls_are_counted_not_guessed(tmp_path):
     assert p.unresolved == 4
     assert g.resolver.resolve("q:u.nope") == (UNKNOWN, None)
     assert g.resolver.resolve("q:u.Repo.save") == (FUNC, "u.Repo.save")
+    # counted, not kept: no call site of the summary has the target "?"
+    assert p.summaries["u.py"].functions["u.caller"].unknown_calls == 4
+    assert all(site.target != "?" for _f, sites in p.summaries["u.py"].all_calls() for site in sites)
+
+
+def test_loop_safe_needs_every_call_resolved(tmp_path):
+    p = make(tmp_path, {
+        "s.py": """
+            import asyncio
+
+            def pure(x):
+                return x + 1
+
+            async def safe(x):
+                return pure(x)
+
+            async def opaque(obj):
+                return obj.run()
+
+            async def offloaded(obj):
+                return await asyncio.to_thread(lambda: obj.run())
+            """,
+    })
+    g = p.graph
+    assert g.loop_safe("s.safe")
+    assert not g.loop_safe("s.opaque")  # `obj.run()` may block: nothing says it does not
+    assert g.loop_safe("s.offloaded")  # the unknown call runs in a worker thread
+
+
+def test_summary_pickles_round_trip(tmp_path):
+    p = make(tmp_path, {
+        "r/__init__.py": "from r.b import helper\n",
+        "r/b.py": """
+            import time
+
+            def helper(n):
+                time.sleep(n)
+
+            class Svc:
+                def run(self):
+                    helper(1)
+                    return self.run
+
+            async def main():
+                Svc().run()
+                await other()
+
+            async def other():
+                pass
+
+            helper(0)
+            """,
+    })
+    for s in p.summaries.values():
+        back = pickle.loads(pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL))
+        assert back == s  # call sites (a module level one included) come back as equal CallSites
+        assert all(type(site).__name__ == "CallSite" for _f, sites in back.all_calls() for site in sites)
+    s = p.summaries["r/b.py"]
+    assert len(s.module_calls) == 1 and len(s.functions["r.b.Svc.run"].calls) == 1
 
 
 # -- roots, reachability, must-become-async ------------------------------------------------------

@@ -12,7 +12,8 @@ Targets are strings:
     ``m:pkg.mod.Class:meth``      a method looked up on an instance of ``Class`` (``self.meth()``,
                                   ``Service().meth()``, ``svc.meth()`` with ``svc`` typed)
     ``s:pkg.mod.Class:meth``      ``super().meth()`` inside ``Class``
-    ``?``                         not resolvable statically
+    ``?``                         not resolvable statically (a call of one is only counted, in
+                                  ``unknown_calls``: it can never be an edge of the graph)
 
 The summary is computed with a context whose project does *not* follow re-exports (so that the
 summary depends only on the file, plus the few modules consulted for the type of a value and the

@@ -1,3 +1,3 @@
-from asyncify_lint.cli import main
+from asyncify_lint.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -5,8 +5,9 @@ endpoints, services and repositories call each other across modules), then measu
 
 * floor: read every file + ``ast.parse`` (what any Python-side analysis pays);
 * cold: full-project analysis with an empty cache (summaries + call graph + reachability + must-async,
-  cache written), as the CLI runs it (the cyclic collector paused for the run; summaries shared out
-  among worker processes, ``asyncify_lint/project/parallel.py``); CPU time counts the workers too.
+  cache written), as the CLI runs it (the cyclic collector paused for the run, and the clock stopped
+  before it is back on: the command never turns it back on, it ends with ``os._exit``; summaries shared
+  out among worker processes, ``asyncify_lint/project/parallel.py``); CPU time counts the workers too.
   Floor and cold runs alternate over ``ROUNDS`` rounds (floor, cold, floor, cold, ..., floor): each
   cold run is compared with the faster floor either side of it, and the median ratio is the result
   (the load of a shared machine moves within a run). Then cold in one process
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import gc
 import json
 import os
@@ -171,13 +173,18 @@ def children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def timed(fn):
+def timed(fn, paused: bool = False):
+    """(result, wall, cpu of this process and its children) of ``fn()``; with ``paused``, the cyclic
+    collector is off for the call and the clock stops before it is back on: the command never turns it
+    back on (it ends with ``os._exit`` once its output is out), so the first collection over everything
+    the run made is not part of what it costs."""
     gc.collect()
-    t0 = time.perf_counter()
-    c0 = time.process_time()
-    k0 = children_cpu()
-    result = fn()
-    return result, time.perf_counter() - t0, time.process_time() - c0 + children_cpu() - k0
+    with gc_paused() if paused else contextlib.nullcontext():
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        k0 = children_cpu()
+        result = fn()
+        return result, time.perf_counter() - t0, time.process_time() - c0 + children_cpu() - k0
 
 
 ROUNDS = 3  # interleaved floor / cold rounds (and warm runs): on a shared machine the load moves
@@ -209,14 +216,8 @@ def run_phases(label: str, root: str, nlines: int, changed: str, rounds: int = R
         os.environ["ASYNCIFY_LINT_JOBS"] = jobs
         project = Project(root, settings)
 
-        def run():
-            if not paused:
-                return project.graph
-            with gc_paused():
-                return project.graph
-
         try:
-            graph, wall, cpu = timed(run)
+            graph, wall, cpu = timed(lambda: project.graph, paused)
         finally:
             os.environ.pop("ASYNCIFY_LINT_JOBS", None)
         return project, graph, wall, cpu
@@ -333,11 +334,10 @@ def warm_only(root: str, changed: str) -> None:
     settings = Settings(select=["AFY100", "AFY401", "AFY402"])
 
     def run():
-        with gc_paused():
-            p = Project(root, settings)
-            return p, p.graph
+        p = Project(root, settings)
+        return p, p.graph
 
-    (project, _graph), wall, cpu = timed(run)
+    (project, _graph), wall, cpu = timed(run, paused=True)
     linter = Linter(project, settings)
     diags, check, _ = timed(lambda: linter.check(linter.load(changed, changed)))
     print(json.dumps({"wall": wall, "cpu": cpu, "check": check, "diagnostics": len(diags), **project.store.stats}))

@@ -575,6 +575,22 @@ def test_default_path_is_the_project_containing_the_cwd(tmp_path, monkeypatch):
     assert (tmp_path / "elsewhere" / "api.py").read_text() == ENDPOINT
 
 
+def test_a_path_with_its_own_project_below_a_cwd_without_one(tmp_path, monkeypatch):
+    # `asyncify-lint proj` from a directory no project marker covers: the project is `proj`, not the
+    # cwd and whatever else lies beside it (analysed and cached under the cwd before)
+    write(tmp_path, "proj/pyproject.toml", '[project]\nname = "demo"\nversion = "0"\n')
+    write(tmp_path, "proj/app/__init__.py", "")
+    write(tmp_path, "proj/app/api.py", ENDPOINT)
+    write(tmp_path, "other/broken.py", "def (:\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ASYNCIFY_LINT_NO_CACHE", raising=False)
+    rc, out, err = run("proj", "--statistics")
+    assert rc == 1, err
+    assert out.splitlines()[0].startswith(os.path.join("proj", "app", "api.py") + ":7:1: AFY301")
+    assert (tmp_path / "proj" / ".asyncify_cache").is_dir()
+    assert not (tmp_path / ".asyncify_cache").exists()
+
+
 def test_console_script_in_a_subprocess(proj):
     write(proj, "app.py", ENDPOINT)
     exe = os.path.join(os.path.dirname(sys.executable), "asyncify-lint")
@@ -582,6 +598,25 @@ def test_console_script_in_a_subprocess(proj):
     r = subprocess.run(argv, capture_output=True, text=True, cwd=proj)
     assert r.returncode == 1, r.stderr
     assert r.stdout.startswith("app.py:7:1: AFY301 endpoint `index` (@app.get)")
+
+
+
+def test_fast_exit_keeps_the_exit_code_and_all_the_output(proj):
+    # the command ends with os._exit once its output is flushed: nothing may be lost on the way
+    for i in range(300):
+        write(proj, f"m{i}.py", ENDPOINT)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout block-buffered, as usual
+    r = subprocess.run([sys.executable, "-m", "asyncify_lint", "--format", "json"], capture_output=True,
+                       text=True, cwd=proj, env=env)
+    assert r.returncode == 1, r.stderr
+    assert len(json.loads(r.stdout)) == 300
+    r = subprocess.run([sys.executable, "-m", "asyncify_lint", "--exit-zero", "--statistics"], capture_output=True,
+                       text=True, cwd=proj, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "Found 300 errors." in r.stdout, r.stdout
+    r = subprocess.run([sys.executable, "-m", "asyncify_lint", "--select", "AFY999"], capture_output=True,
+                       text=True, cwd=proj, env=env)
+    assert r.returncode == 2 and r.stderr == "asyncify-lint: error: no rule matches the selection\n"
 
 
 def test_endpoint_fix_is_safe_when_nothing_blocking_is_reachable(proj):

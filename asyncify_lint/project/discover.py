@@ -37,13 +37,18 @@ DEFAULT_EXCLUDE = (
 DEFAULT_TEST_PATTERNS = ("tests/", "test/", "test_*.py", "*_test.py", "conftest.py", "alembic/", "migrations/")
 
 
+def has_marker(directory: str) -> bool:
+    """``directory`` holds a project marker (setup.cfg, pyproject.toml, .git, setup.py)."""
+    return any(os.path.exists(os.path.join(directory, m)) for m in ROOT_MARKERS)
+
+
 def find_root(start: str) -> str:
     """The nearest directory at or above ``start`` holding a project marker; else ``start``'s directory."""
     start = os.path.abspath(start)
     here = start if os.path.isdir(start) else os.path.dirname(start)
     d = here
     while True:
-        if any(os.path.exists(os.path.join(d, m)) for m in ROOT_MARKERS):
+        if has_marker(d):
             return d
         up = os.path.dirname(d)
         if up == d:

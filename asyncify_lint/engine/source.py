@@ -13,9 +13,9 @@ import re
 import tempfile
 import tokenize
 from bisect import bisect_right
+from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 from operator import add
-from dataclasses import dataclass, field
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 

@@ -594,15 +594,37 @@ def test_cache_rewritten_for_one_edit_in_a_large_project(tmp_path, monkeypatch):
     p2 = Project(str(tmp_path), Settings())
     assert callees(p2.graph, "big.m3.f3") == {"big.m3.g"}
     assert p2.store.stats == {"loaded": 30, "computed": 1}
-    # the cache holds pickled summaries: rewriting it is writing bytes, so one edit is saved, and the
-    # other entries are the same bytes
+    # one edit is saved at once, in the changes file (read over the cache file, which is not rewritten)
+    changes = cache_mod.changes_file(str(tmp_path))
     with open(path, "rb") as f:
-        after = pickle.load(f)[2]
-    assert after.keys() == before.keys()
-    assert [k for k in after if after[k] != before[k]] == ["big/m3.py"]
+        assert pickle.load(f)[2] == before
+    with open(changes, "rb") as f:
+        assert list(pickle.load(f)[2]) == ["big/m3.py"]
     p3 = Project(str(tmp_path), Settings())
     assert callees(p3.graph, "big.m3.f3") == {"big.m3.g"}
     assert p3.store.stats == {"loaded": 31, "computed": 0}
+    # a second edit elsewhere: the changes file holds both
+    (tmp_path / "big/m4.py").write_text("def f4():\n    f4()\n")
+    p4 = Project(str(tmp_path), Settings())
+    p4.summaries
+    assert p4.store.stats == {"loaded": 30, "computed": 1}
+    with open(changes, "rb") as f:
+        assert sorted(pickle.load(f)[2]) == ["big/m3.py", "big/m4.py"]
+    # more than a tenth of the project changed: the cache file is written whole, the changes file removed
+    for i in range(5, 9):
+        (tmp_path / f"big/m{i}.py").write_text(f"def f{i}():\n    return {i}\n")
+    p5 = Project(str(tmp_path), Settings())
+    p5.summaries
+    assert p5.store.stats == {"loaded": 27, "computed": 4}
+    assert not os.path.exists(changes)
+    with open(path, "rb") as f:
+        after = pickle.load(f)[2]
+    assert after.keys() == before.keys()
+    assert sorted(k for k in after if after[k] != before[k]) == [f"big/m{i}.py" for i in (3, 4, 5, 6, 7, 8)]
+    p6 = Project(str(tmp_path), Settings())
+    p6.summaries
+    assert p6.store.stats == {"loaded": 31, "computed": 0}
+    assert callees(p6.graph, "big.m4.f4") == {"big.m4.f4"}
 
 
 def test_afy401_coroutines_handed_to_consumers(tmp_path):

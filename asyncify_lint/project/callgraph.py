@@ -356,15 +356,15 @@ class CallGraph:
     def _reachable(self) -> dict[str, tuple[str, Edge] | None]:
         seen: dict[str, tuple[str, Edge] | None] = {}
         queue = deque(sorted(self.roots))
+        out, inner = self.out, self._inner  # (the sync inner functions are never roots)
         while queue:
             q = queue.popleft()
-            for e in self.out.get(q, ()):
-                if e.callee in seen or e.callee in self.roots or not self._live_edge(e):
+            for e in out.get(q, ()):
+                callee = e.callee
+                if callee in seen or callee not in inner or e.site.flags & EXEMPT:  # not a live edge
                     continue
-                if not self._sync_inner(e.callee):
-                    continue
-                seen[e.callee] = (q, e)
-                queue.append(e.callee)
+                seen[callee] = (q, e)
+                queue.append(callee)
         return seen
 
     def chain_from_root(self, q: str) -> list[str]:

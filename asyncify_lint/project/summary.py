@@ -192,8 +192,9 @@ class ModuleSummary:
         calls = state.pop("function_calls")
         state["module_calls"] = list(map(_call_site, state["module_calls"]))
         self.__dict__.update(state)
+        make = _call_site
         for f, sites in zip(self.functions.values(), calls):
-            f.calls = list(map(_call_site, sites))
+            f.calls = list(map(make, sites)) if sites else sites
 
     def all_calls(self):
         yield None, self.module_calls

@@ -266,16 +266,22 @@ class CallGraph:
         self.calls = 0
         self._link()
         tests = {rel for rel, s in summaries.items() if s.is_test}
-        self._test_funcs = {q for q, rel in self.file_of.items() if rel in tests}
-        self.roots = {
-            q for q, f in self.functions.items()
-            if q not in self._test_funcs and (f.is_async or self.roles.get(q))
-        }
+        self._test_funcs: set[str] = set()
+        self.roots: set[str] = set()
         #: sync project functions that are not roots and not test code (what the analyses below walk)
-        self._inner = {
-            q for q, f in self.functions.items()
-            if not f.is_async and q not in self.roots and q not in self._test_funcs
-        }
+        self._inner: set[str] = set()
+        #: coroutine functions (async, not async generators): calling one gives a coroutine to await
+        self._coroutines: set[str] = set()
+        file_of, roles = self.file_of, self.roles
+        for q, f in self.functions.items():
+            if f.is_async and not f.generator:
+                self._coroutines.add(q)
+            if file_of[q] in tests:
+                self._test_funcs.add(q)
+            elif f.is_async or roles.get(q):
+                self.roots.add(q)
+            else:
+                self._inner.add(q)
         self._inner_order = sorted(self._inner)  # the analyses' seeds, in a stable order
         self.reachable = self._reachable()
         self.blocking_next = self._blocking()
@@ -472,8 +478,9 @@ class CallGraph:
     def _must_async(self) -> tuple[dict[str, str], dict[str, str]]:
         must: dict[str, str] = {}
         queue: deque[str] = deque()
+        out, coroutines, inner, functions = self.out, self._coroutines, self._inner, self.functions
         for q in self._inner_order:
-            f = self.functions[q]
+            f = functions[q]
             if f.sync_bound:
                 continue  # a sync-bound function stays sync: async callers use run_sync (AFY403)
             why = None
@@ -484,11 +491,10 @@ class CallGraph:
                     why = f"it calls `{io.text}()` (line {io.line}), which is awaited on an AsyncSession"
                 break
             if why is None:
-                for e in self.out.get(q, ()):
-                    callee = self.functions[e.callee]
+                for e in out.get(q, ()):
                     # a sync function that drops, returns or uses a coroutine must await it; one that
                     # hands it over (`task = coro(); loop.create_task(task)`) schedules it on purpose
-                    if (callee.is_async and not callee.generator and e.site.kind == "call"
+                    if (e.callee in coroutines and e.site.kind == "call"
                             and not e.site.flags & (AWAITED | ARGUMENT | EXEMPT | HANDED)):
                         why = f"it calls the coroutine function `{e.site.text}()` (line {e.site.line})"
                         break
@@ -504,10 +510,8 @@ class CallGraph:
                 continue
             for e in self.callers.get(q, ()):
                 c = e.caller
-                if c is None or c in must or not self._live_edge(e) or not self._sync_inner(c):
-                    continue
-                if self.functions[c].sync_bound:
-                    continue
+                if c is None or c in must or c not in inner or e.site.flags & EXEMPT or functions[c].sync_bound:
+                    continue  # (a live edge from a sync inner function that can become async)
                 must[c] = f"it calls `{e.site.text}()` (line {e.site.line}), which must become async"
                 queue.append(c)
         return must, blocked

@@ -38,7 +38,7 @@ from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.project import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s13"
+SUMMARY_VERSION = f"{__version__}-s14"
 
 # Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
 # rewritten, and the function needs to become async either way).
@@ -144,10 +144,20 @@ class FunctionSummary:
     #: value of unknown type): counted, no call site kept
     unknown_calls: int = 0
 
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        del state["calls"]  # pickled by the module summary, as plain tuples (see ModuleSummary)
-        return state
+    def __reduce__(self):
+        # the fields but the calls, by position (pickled by the module summary, as plain tuples, see
+        # ModuleSummary); one argument tuple instead of a dict of field names per function
+        d = self.__dict__
+        return (_function_summary, tuple([d[k] for k in _FUNCTION_FIELDS]))
+
+
+_FUNCTION_FIELDS = tuple(f for f in FunctionSummary.__dataclass_fields__ if f != "calls")
+
+
+def _function_summary(*values) -> FunctionSummary:
+    f = FunctionSummary.__new__(FunctionSummary)
+    f.__dict__.update(zip(_FUNCTION_FIELDS, values))
+    return f
 
 
 #: Session methods that AsyncSession does not have, and that no rewrite replaces

@@ -15,9 +15,10 @@ from asyncify_lint.engine.source import SourceFile
 hypothesis = pytest.importorskip("hypothesis")
 hypothesmith = pytest.importorskip("hypothesmith")
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
-COMMON = dict(deadline=None, suppress_health_check=list(HealthCheck))
+COMMON = {"deadline": None, "suppress_health_check": list(HealthCheck)}
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 

@@ -35,7 +35,9 @@ def _parse(text: str) -> ast.Module | None:
         return None
 
 
-@pytest.mark.parametrize("text", ["", "x", "x\n", "\n\n", "a\nbb\n\nccc", "a\r\nb\rc\n", "\r", "é\nß\n", "a\x0cb\u2028c\nd"])
+@pytest.mark.parametrize(
+    "text", ["", "x", "x\n", "\n\n", "a\nbb\n\nccc", "a\r\nb\rc\n", "\r", "é\nß\n", "a\x0cb\u2028c\nd"]
+)
 def test_line_starts_examples(text):
     assert SourceFile(path="m.py", text=text, encoding="utf-8", raw=b"").line_starts == _starts(text)
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, Iterator
 from asyncify_lint.diagnostics import Edit, ImportRequest
 from asyncify_lint.engine.scope import (
     CHILD_FIELDS,
-    FUNC_TYPES,
     Binding,
     Scope,
     build_function_scope,

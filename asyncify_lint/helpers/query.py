@@ -508,7 +508,6 @@ def _exact(ctx: FileContext, chain: Chain, iterated: bool) -> Rewrite | None:
         return _bulk(ctx, chain, sh, recv, imports, edits)
 
     select = _need(ctx, q, "sqlalchemy", "select", imports)
-    call_node = term.node if term is not None else chain.outer
     suffix_close = ""
     if iterated:
         if sh == "entity":

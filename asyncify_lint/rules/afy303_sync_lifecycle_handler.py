@@ -46,7 +46,7 @@ directly in its module.
 
 import ast
 
-from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
+from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import fastapi
 from asyncify_lint.helpers.convert import blocker

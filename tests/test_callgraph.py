@@ -801,3 +801,17 @@ def test_runs_taken_from_both_ends_once_each(monkeypatch):
     monkeypatch.setattr(parallel, "_ENDS", (ctx.Lock(), ctx.RawArray("l", [0, 6])))
     taken = [parallel._take(front=k % 3 == 0) for k in range(9)]
     assert taken == [0, 6, 5, 1, 4, 3, 2, None, None]  # the ends meet; nothing twice, nothing left
+
+
+def test_longest_module_prefix():
+    from asyncify_lint.project.discover import longest_module
+
+    modules = {"pkg", "pkg.mod", "x.y"}
+    assert longest_module(modules, "pkg.mod.Class.meth") == "pkg.mod"
+    assert longest_module(modules, "pkg.mod") == "pkg.mod"
+    assert longest_module(modules, "pkg.mod", proper=True) == "pkg"  # the module a name is read from
+    assert longest_module(modules, "pkg", proper=True) is None
+    assert longest_module(modules, "pkg.other.f") == "pkg"
+    assert longest_module(modules, "x.y.z") == "x.y"
+    assert longest_module(modules, "x.z") is None  # `x` itself is not a module
+    assert longest_module(modules, "os.path.join") is None

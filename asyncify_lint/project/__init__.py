@@ -19,6 +19,7 @@ from asyncify_lint.project.discover import (
     DEFAULT_TEST_PATTERNS,
     find_root,
     git_files,
+    longest_module,
     matches_any,
     module_names,
     walk_files,
@@ -231,14 +232,7 @@ class Project:
         project module (``pkg.mod``; memoised)."""
         found = self._prefixes.get(qualname, False)
         if found is False:
-            found = None
-            parts = qualname.split(".")
-            for k in range(len(parts) - 1, 0, -1):
-                mod = ".".join(parts[:k])
-                if mod in self.modules:
-                    found = mod
-                    break
-            self._prefixes[qualname] = found
+            found = self._prefixes[qualname] = longest_module(self.modules, qualname, proper=True)
         return found  # type: ignore[return-value]
 
     def read_closure(self, modules: Iterable[str]) -> set[str]:

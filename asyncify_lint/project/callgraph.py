@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from asyncify_lint.project.discover import longest_module
 from asyncify_lint.project.summary import (
     ARGUMENT,
     AWAITED,
@@ -95,15 +96,8 @@ class Resolver:
         (memoised; callers do not modify the list)."""
         found = self._splits.get(qualname, False)
         if found is False:
-            found = None
-            modules, mod = self.modules, qualname
-            while True:
-                if mod in modules:
-                    found = (mod, qualname[len(mod) + 1 :].split(".") if len(mod) < len(qualname) else [])
-                    break
-                mod, dot, _ = mod.rpartition(".")
-                if not dot:
-                    break
+            mod = longest_module(self.modules, qualname)
+            found = None if mod is None else (mod, qualname[len(mod) + 1 :].split(".") if mod != qualname else [])
             self._splits[qualname] = found
         return found  # type: ignore[return-value]
 

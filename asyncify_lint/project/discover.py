@@ -166,6 +166,21 @@ def walk_files(top: str, exclude: tuple[str, ...] | list[str], base: str | None 
     return out
 
 
+def longest_module(modules, qualname: str, proper: bool = False) -> str | None:
+    """The longest prefix of ``qualname`` ending at a dot (``qualname`` itself included, unless
+    ``proper``) that is one of ``modules``: ``pkg.mod`` for ``pkg.mod.Class.meth``; None when none is."""
+    mod = qualname
+    if proper:
+        mod, dot, _ = mod.rpartition(".")
+        if not dot:
+            return None
+    while mod not in modules:
+        mod, dot, _ = mod.rpartition(".")
+        if not dot:
+            return None
+    return mod
+
+
 def module_names(root: str, relpath: str, packages: dict[str, bool] | None = None) -> list[tuple[str, bool]]:
     """Candidate dotted names of a file: relative to its topmost package's parent, to ``src/``, and to
     root. ``packages`` memoises, per directory, whether it holds an ``__init__.py`` (files share them)."""

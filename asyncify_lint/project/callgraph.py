@@ -264,12 +264,8 @@ class CallGraph:
         self.roots: set[str] = set()
         #: sync project functions that are not roots and not test code (what the analyses below walk)
         self._inner: set[str] = set()
-        #: coroutine functions (async, not async generators): calling one gives a coroutine to await
-        self._coroutines: set[str] = set()
         file_of, roles = self.file_of, self.roles
         for q, f in self.functions.items():
-            if f.is_async and not f.generator:
-                self._coroutines.add(q)
             if file_of[q] in tests:
                 self._test_funcs.add(q)
             elif f.is_async or roles.get(q):
@@ -356,15 +352,14 @@ class CallGraph:
     def _reachable(self) -> dict[str, tuple[str, Edge] | None]:
         seen: dict[str, tuple[str, Edge] | None] = {}
         queue = deque(sorted(self.roots))
-        out, inner = self.out, self._inner  # (the sync inner functions are never roots)
         while queue:
             q = queue.popleft()
-            for e in out.get(q, ()):
-                callee = e.callee
-                if callee in seen or callee not in inner or e.site.flags & EXEMPT:  # not a live edge
+            for e in self.out.get(q, ()):
+                # (the sync inner functions are never roots)
+                if e.callee in seen or not self._live_edge(e) or not self._sync_inner(e.callee):
                     continue
-                seen[callee] = (q, e)
-                queue.append(callee)
+                seen[e.callee] = (q, e)
+                queue.append(e.callee)
         return seen
 
     def chain_from_root(self, q: str) -> list[str]:
@@ -472,9 +467,8 @@ class CallGraph:
     def _must_async(self) -> tuple[dict[str, str], dict[str, str]]:
         must: dict[str, str] = {}
         queue: deque[str] = deque()
-        out, coroutines, inner, functions = self.out, self._coroutines, self._inner, self.functions
         for q in self._inner_order:
-            f = functions[q]
+            f = self.functions[q]
             if f.sync_bound:
                 continue  # a sync-bound function stays sync: async callers use run_sync (AFY403)
             why = None
@@ -485,10 +479,11 @@ class CallGraph:
                     why = f"it calls `{io.text}()` (line {io.line}), which is awaited on an AsyncSession"
                 break
             if why is None:
-                for e in out.get(q, ()):
+                for e in self.out.get(q, ()):
+                    callee = self.functions[e.callee]
                     # a sync function that drops, returns or uses a coroutine must await it; one that
                     # hands it over (`task = coro(); loop.create_task(task)`) schedules it on purpose
-                    if (e.callee in coroutines and e.site.kind == "call"
+                    if (callee.is_async and not callee.generator and e.site.kind == "call"
                             and not e.site.flags & (AWAITED | ARGUMENT | EXEMPT | HANDED)):
                         why = f"it calls the coroutine function `{e.site.text}()` (line {e.site.line})"
                         break
@@ -504,8 +499,10 @@ class CallGraph:
                 continue
             for e in self.callers.get(q, ()):
                 c = e.caller
-                if c is None or c in must or c not in inner or e.site.flags & EXEMPT or functions[c].sync_bound:
-                    continue  # (a live edge from a sync inner function that can become async)
+                if c is None or c in must or not self._live_edge(e) or not self._sync_inner(c):
+                    continue
+                if self.functions[c].sync_bound:
+                    continue
                 must[c] = f"it calls `{e.site.text}()` (line {e.site.line}), which must become async"
                 queue.append(c)
         return must, blocked

@@ -595,7 +595,7 @@ class _Builder:
             self.add_site(fs, call, target, "call", flags)
         fq = target[2:] if target.startswith("q:") else ""
         if fq in fastapi.DEPENDS:
-            dep = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "dependency"), None)
+            dep = fastapi.call_arg(call, 0, "dependency")
             if dep is not None:
                 dt = self.callable_target(dep)
                 self.add_site(fs, dep, dt, "depends", flags, consumer=self._decorated(call))

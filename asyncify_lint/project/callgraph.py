@@ -284,17 +284,21 @@ class CallGraph:
     def _link(self) -> None:
         memo_get, resolve = self.resolver._memo.get, self.resolver.resolve
 
+        functions, file_of, module_of, roles = self.functions, self.file_of, self.module_of, self.roles
+        modules = self.resolver.modules
         for rel, s in self.summaries.items():
+            module = s.module
             for q, f in s.functions.items():
-                if q in self.functions and self.resolver.modules.get(s.module, (rel,))[0] != rel:
+                if q in functions and modules.get(module, (rel,))[0] != rel:
                     continue  # a qualified name two files share: the module map's file keeps it
-                self.functions[q] = f
-                self.file_of[q] = rel
-                self.module_of[q] = s.module
-                for role in f.roles:
-                    self.roles.setdefault(q, set()).add(role)
+                functions[q] = f
+                file_of[q] = rel
+                module_of[q] = module
+                if f.roles:
+                    roles.setdefault(q, set()).update(f.roles)
         calls = unresolved = 0
-        out, callers, method = self.out.setdefault, self.callers.setdefault, self.resolver.method
+        out, callers, method = self.out, self.callers, self.resolver.method
+        out_get, callers_get = out.get, callers.get
         for rel, s in self.summaries.items():
             for role, target, _line, _col in s.refs:
                 k, q = resolve(target)
@@ -304,6 +308,7 @@ class CallGraph:
             unresolved += s.unknown_calls
             for f, sites in s.all_calls():
                 caller = f.qualname if f is not None else None
+                mine = None  # the caller's out edges (looked up at its first edge; None at module level)
                 for site in sites:
                     kind = site.kind
                     if kind == "use":
@@ -324,14 +329,22 @@ class CallGraph:
                             continue
                         e = Edge(caller, q, rel, site)  # type: ignore[arg-type]
                         if caller is not None:
-                            out(caller, []).append(e)
-                        callers(q, []).append(e)  # type: ignore[arg-type]
+                            if mine is None:
+                                mine = out_get(caller)
+                                if mine is None:
+                                    mine = out[caller] = []
+                            mine.append(e)
+                        into = callers_get(q)  # type: ignore[arg-type]
+                        if into is None:
+                            callers[q] = [e]  # type: ignore[index]
+                        else:
+                            into.append(e)
                     elif k == FUNC:
                         e = Edge(caller, q, rel, site)  # type: ignore[arg-type]
                         if kind == "depends":
                             self.depends.setdefault(q, []).append(e)  # type: ignore[arg-type]
-                            if caller is not None:
-                                out(caller, [])
+                            if caller is not None and mine is None:
+                                mine = out.setdefault(caller, [])
                             owner = site.consumer or caller  # a route decorator's: the endpoint's
                             if owner is not None:
                                 self.dependencies.setdefault(owner, []).append(e)
@@ -467,9 +480,13 @@ class CallGraph:
     def _must_async(self) -> tuple[dict[str, str], dict[str, str]]:
         must: dict[str, str] = {}
         queue: deque[str] = deque()
+        functions, callers = self.functions, self.callers
+        # the callers of coroutine functions: the only ones the second kind of seed below can be
+        calls_coro = {e.caller for c, f in functions.items() if f.is_async and not f.generator
+                      for e in callers.get(c, ())}
         for q in self._inner_order:
-            f = self.functions[q]
-            if f.sync_bound:
+            f = functions[q]
+            if f.sync_bound or not (f.session_io or q in calls_coro):
                 continue  # a sync-bound function stays sync: async callers use run_sync (AFY403)
             why = None
             for io in f.session_io:
@@ -531,19 +548,25 @@ class CallGraph:
                 return f"the call `{io.text}()` (line {io.line}) is inside a lambda, which cannot await"
             if io.flags & IN_GENEXP:
                 return f"the call `{io.text}()` (line {io.line}) is inside a generator expression"
-        for e in self.out.get(q, ()):
-            if must is not None and e.callee in must and e.site.flags & (IN_LAMBDA | IN_GENEXP):
-                where = "a lambda" if e.site.flags & IN_LAMBDA else "a generator expression"
-                return f"the call `{e.site.text}()` (line {e.site.line}) is inside {where}, which cannot await"
+        if must is not None:
+            for e in self.out.get(q, ()):
+                if e.site.flags & (IN_LAMBDA | IN_GENEXP) and e.callee in must:
+                    where = "a lambda" if e.site.flags & IN_LAMBDA else "a generator expression"
+                    return f"the call `{e.site.text}()` (line {e.site.line}) is inside {where}, which cannot await"
         for e in self.callbacks.get(q, ()):
             return f"it is passed as a callback at {e.relpath}:{e.site.line}, where it is called synchronously"
-        callers = [e for e in self.callers.get(q, ()) if self._live_edge(e)]
-        for e in callers:
-            if e.caller is None and not self.summaries[e.relpath].is_test:
+        called = only_tests = False
+        for e in self.callers.get(q, ()):
+            if not self._live_edge(e):
+                continue
+            in_test = self.summaries[e.relpath].is_test
+            only_tests = in_test and (only_tests or not called)
+            called = True
+            if e.caller is None and not in_test:
                 if e.site.flags & MAIN_GUARD and e.relpath == self.file_of[q]:
                     continue  # a script's entry point: the fix runs it with asyncio.run()
                 return f"it is called at module level ({e.relpath}:{e.site.line})"
-        if callers and all(self.summaries[e.relpath].is_test for e in callers):
+        if only_tests:
             return "it is called from test files only (tests are not rewritten)"
         return None
 

@@ -90,6 +90,7 @@ def test_statements_examples():
     assert not list(statements(ast.parse("x + 1", mode="eval").body))
 
 
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # generated code calls literals: `1()`
 @settings(max_examples=50, **COMMON)
 @given(hypothesmith.from_grammar())
 def test_statements_finds_what_ast_walk_finds(source):

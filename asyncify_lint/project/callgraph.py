@@ -486,8 +486,10 @@ class CallGraph:
                       for e in callers.get(c, ())}
         for q in self._inner_order:
             f = functions[q]
-            if f.sync_bound or not (f.session_io or q in calls_coro):
+            if f.sync_bound:
                 continue  # a sync-bound function stays sync: async callers use run_sync (AFY403)
+            if not f.session_io and q not in calls_coro:
+                continue
             why = None
             for io in f.session_io:
                 if io.kind == "ddl":

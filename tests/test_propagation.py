@@ -214,3 +214,68 @@ def test_coroutine_passed_to_a_project_function_that_awaits_it_is_not_missing_an
             await ignores(close())
     """
     assert _codes(tmp_path, text) == [("AFY401", 30)]  # only `ignores(close())`
+
+
+SQLMODEL_CRUD = """
+from sqlmodel import Session, select
+
+from models import Hero
+
+
+def get_hero_by_name(*, session: Session, name: str) -> Hero | None:
+    return session.exec(select(Hero).where(Hero.name == name)).first()
+
+
+def count_heroes(session: Session) -> int:
+    return len(session.exec(select(Hero)).all())
+"""
+
+SQLMODEL_API = """
+from fastapi import Depends, FastAPI
+from sqlmodel import Session
+
+import crud
+from db import get_session
+
+app = FastAPI()
+
+
+@app.get("/heroes/{name}")
+def read_hero(name: str, session: Session = Depends(get_session)):
+    return crud.get_hero_by_name(session=session, name=name)
+"""
+
+SQLMODEL_MODELS = """
+from sqlmodel import Field, SQLModel
+
+
+class Hero(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+"""
+
+SQLMODEL_DB = """
+from sqlmodel import Session, create_engine
+
+engine = create_engine("sqlite://")
+
+
+def get_session():
+    with Session(engine) as session:
+        yield session
+"""
+
+
+def test_sqlmodel_exec_makes_its_function_async_and_is_awaited(tmp_path):
+    """SQLModel's `session.exec()` is awaited on its AsyncSession (`(await session.exec(stmt)).first()`):
+    a sync helper that calls it must become async, like one that commits."""
+    extra = {"api.py": SQLMODEL_API, "models.py": SQLMODEL_MODELS, "db.py": SQLMODEL_DB}
+    run = Run(str(tmp_path), SQLMODEL_CRUD, ["AFY402"], unsafe=True, name="crud.py", extra=extra)
+    diags, _, _ = run.check()
+    assert [(d.code, d.line) for d in diags] == [("AFY402", 7), ("AFY402", 11)]
+    assert "it calls `session.exec()` (line 8), which is awaited on an AsyncSession" in diags[0].message
+    fixed, state = Run(str(tmp_path / "f"), SQLMODEL_CRUD, ["AFY402", "AFY203"], unsafe=True, name="crud.py",
+                       extra=extra).fix()
+    assert not state.errors
+    assert "async def get_hero_by_name(" in fixed
+    assert "return (await session.exec(select(Hero).where(Hero.name == name))).first()" in fixed

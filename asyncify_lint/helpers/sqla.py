@@ -31,6 +31,13 @@ ASYNC_SESSION_TYPES = frozenset(
     {"sqlalchemy.ext.asyncio.AsyncSession", "sqlmodel.ext.asyncio.session.AsyncSession"}
 )
 SESSION_TYPES = SYNC_SESSION_TYPES | ASYNC_SESSION_TYPES
+#: session methods that return an awaitable on an AsyncSession (SQLModel's ``exec`` included), as
+#: verified on SQLAlchemy 2.1 and SQLModel 0.0.50
+SESSION_AWAITABLE = frozenset({
+    "execute", "scalar", "scalars", "get", "get_one", "commit", "rollback", "flush", "refresh", "delete",
+    "merge", "close", "connection", "stream", "stream_scalars", "run_sync", "reset", "invalidate",
+    "delete_all", "merge_all", "exec", "aclose",
+})
 
 ENGINE = "sqlalchemy.Engine"
 ASYNC_ENGINE = "sqlalchemy.ext.asyncio.AsyncEngine"

@@ -38,15 +38,12 @@ from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.project import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s15"
+SUMMARY_VERSION = f"{__version__}-s16"
 
-# Session methods that return an awaitable on an AsyncSession (query is missing there: it must be
-# rewritten, and the function needs to become async either way).
-SESSION_IO = frozenset(
-    {"execute", "scalar", "scalars", "get", "get_one", "commit", "rollback", "flush", "refresh", "delete",
-     "delete_all", "merge", "merge_all", "close", "query", "reset", "invalidate", "connection", "stream",
-     "stream_scalars", "run_sync", "bulk_save_objects", "bulk_insert_mappings", "bulk_update_mappings"}
-)
+# Session I/O that makes its function await: the methods that return an awaitable on an AsyncSession,
+# and the legacy query and bulk methods, which are missing there (a query is rewritten and awaited; a
+# bulk call keeps its function sync, run with run_sync, see _sync_bound_reason).
+SESSION_IO = sqla.SESSION_AWAITABLE | {"query", "bulk_save_objects", "bulk_insert_mappings", "bulk_update_mappings"}
 
 # Calls whose first argument (or argument ``index``) is a callable run in a worker thread.
 THREAD_RUNNERS = {

@@ -75,11 +75,7 @@ RULE = register(
     )
 )
 
-SESSION_IO = frozenset({
-    "execute", "scalar", "scalars", "get", "get_one", "commit", "rollback", "flush", "refresh", "delete",
-    "merge", "close", "connection", "stream", "stream_scalars", "run_sync", "reset", "invalidate",
-    "delete_all", "merge_all", "exec", "aclose",
-})
+SESSION_IO = sqla.SESSION_AWAITABLE
 CONNECTION_IO = frozenset({
     "execute", "scalar", "scalars", "commit", "rollback", "close", "exec_driver_sql", "invalidate",
     "get_isolation_level", "execution_options", "stream", "stream_scalars", "run_sync", "start",

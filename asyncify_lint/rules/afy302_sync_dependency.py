@@ -54,7 +54,9 @@ async def index(db=Depends(get_db)):
 ## Fix safety
 The fix turns `def` into `async def` and is unsafe: the dependency then runs on the event loop, so its
 blocking calls block every request, and a generator dependency becomes an async generator, which
-FastAPI drives with `async with`. Awaiting the session calls inside it is the job of AFY203.
+FastAPI drives with `async with`; its return annotation follows (`Generator[Session, None, None]` →
+`AsyncGenerator[Session, None]`, `Iterator[X]` → `AsyncIterator[X]`, imported from the same module).
+Awaiting the session calls inside it is the job of AFY203.
 
 There is no fix when the function uses `yield from`, carries another decorator, or is also called
 directly in its module.
@@ -65,7 +67,7 @@ import ast
 from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import fastapi
-from asyncify_lint.helpers.convert import blocker
+from asyncify_lint.helpers.convert import async_generator_returns, blocker
 from asyncify_lint.helpers.rewrites import make_async
 from asyncify_lint.registry import Rule, register
 
@@ -90,6 +92,9 @@ def check(ctx: FileContext, func: ast.FunctionDef):
     if fastapi.DEPENDENCY not in found or fastapi.ENDPOINT in found:
         return
     reason = blocker(ctx, func, allow_generator=True)
-    fix = None if reason else Fix([make_async(ctx, func)], Applicability.UNSAFE)
+    fix = None
+    if not reason:
+        edits, imports = async_generator_returns(ctx, func)
+        fix = Fix([make_async(ctx, func), *edits], Applicability.UNSAFE, imports)
     why = f"; no automatic fix: {reason}" if reason else ""
     yield RULE.at(ctx, func, fix, name=func.name, why=why)

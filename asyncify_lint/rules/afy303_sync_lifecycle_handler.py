@@ -49,7 +49,7 @@ import ast
 from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import fastapi
-from asyncify_lint.helpers.convert import blocker
+from asyncify_lint.helpers.convert import async_generator_returns, blocker
 from asyncify_lint.helpers.io import does_io
 from asyncify_lint.helpers.rewrites import make_async
 from asyncify_lint.registry import Rule, register
@@ -76,7 +76,9 @@ def _lifespan_fix(ctx: FileContext, func: ast.FunctionDef) -> tuple[Fix | None, 
     if len(decs) != 1 or ctx.qualname(decs[0]) != "contextlib.contextmanager":
         return None, "a sync lifespan must be a `@contextlib.contextmanager` generator to be converted"
     text, imp = ctx.import_ref("contextlib", "asynccontextmanager")
-    fix = Fix([ctx.replace(decs[0], text), make_async(ctx, func)], Applicability.UNSAFE, [imp] if imp else [])
+    edits, imports = async_generator_returns(ctx, func)
+    fix = Fix([ctx.replace(decs[0], text), make_async(ctx, func), *edits], Applicability.UNSAFE,
+              ([imp] if imp else []) + imports)
     return fix, None
 
 

@@ -15,6 +15,7 @@ from asyncify_lint.engine.scope import (
     build_module_scope,
     canonical,
     child_fields,
+    statements,
 )
 from asyncify_lint.engine.source import SourceFile
 
@@ -421,7 +422,74 @@ class FileContext:
             qn = self.qualname(expr)
             if qn and self.project is not None:
                 return self.project.type_of_qualname(qn, _depth + 1)
+            if qn is None and expr.value.__class__ is ast.Name:
+                return self._instance_attribute_type(expr, _depth)
         return None
+
+    def self_class(self, expr: ast.AST) -> ast.ClassDef | None:
+        """The class whose instance ``expr`` is, when it is the first parameter (``self``) of a method
+        defined directly in a class body."""
+        if expr.__class__ is not ast.Name:
+            return None
+        b = self.lookup(expr.id, expr)  # type: ignore[attr-defined]
+        if b is None or b.kind != "param":
+            return None
+        method = self.parent(self.parent(b.node))  # arg -> arguments -> def
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return None
+        args = method.args.posonlyargs + method.args.args
+        if not args or args[0] is not b.node:
+            return None
+        cls = self.parent(method)
+        return cls if isinstance(cls, ast.ClassDef) else None
+
+    def instance_attributes(self, cls: ast.ClassDef) -> list[tuple[str, ast.AST | None, ast.AST | None]]:
+        """(name, annotation, value) of what a class declares for its instances: the annotations of its
+        body (``client: httpx.Client``) and the ``self.x = ...`` / ``self.x: T = ...`` of its ``__init__``
+        (memoised per class)."""
+        memo = self.cache.setdefault("instance_attributes", {})
+        found = memo.get(id(cls))
+        if found is not None:
+            return found
+        found = memo[id(cls)] = []
+        for stmt in cls.body:
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                found.append((stmt.target.id, stmt.annotation, None))
+            if isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__" and (stmt.args.posonlyargs + stmt.args.args):
+                self_name = (stmt.args.posonlyargs + stmt.args.args)[0].arg
+                for node in statements(stmt):
+                    if isinstance(node, ast.Assign):
+                        targets, ann, value = node.targets, None, node.value
+                    elif isinstance(node, ast.AnnAssign):
+                        targets, ann, value = [node.target], node.annotation, node.value
+                    else:
+                        continue
+                    for tgt in targets:
+                        if isinstance(tgt, ast.Attribute) and isinstance(tgt.value, ast.Name) and tgt.value.id == self_name:
+                            found.append((tgt.attr, ann, value))
+        return found
+
+    def _instance_attribute_type(self, expr: ast.Attribute, _depth: int) -> str | None:
+        """``self.repo`` in a method, when every declaration of ``repo`` in the class (its annotation,
+        what ``__init__`` assigns) gives it the same known class."""
+        cls = self.self_class(expr.value)
+        if cls is None:
+            return None
+        memo = self.cache.setdefault("instance_attribute_types", {})
+        key = (id(cls), expr.attr)
+        if key in memo:
+            return memo[key]
+        memo[key] = None  # recursion guard
+        types = set()
+        for name, ann, value in self.instance_attributes(cls):
+            if name != expr.attr:
+                continue
+            t = self.annotation_type(ann) if ann is not None else None
+            if t is None and value is not None:
+                t = self.type_of(value, _depth + 1)
+            types.add(t)
+        found = memo[key] = types.pop() if len(types) == 1 else None
+        return found
 
     def binding_type(self, b: Binding, _depth: int = 0) -> str | None:
         if b.annotation is not None:

@@ -16,7 +16,6 @@ from typing import Iterator
 
 from asyncify_lint.diagnostics import Applicability, Fix, ImportRequest
 from asyncify_lint.engine.context import FileContext
-from asyncify_lint.engine.scope import statements
 from asyncify_lint.helpers.rewrites import can_await_here, needs_parentheses
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "blocking_calls.tsv")
@@ -336,18 +335,8 @@ def annotation_instance_type(ctx: FileContext, ann: ast.AST) -> str | None:
 def _self_attribute_type(ctx: FileContext, expr: ast.Attribute) -> str | None:
     """``self.client`` in a method, when ``__init__`` assigns ``self.client = httpx.Client()`` (or the
     class body annotates ``client: httpx.Client``)."""
-    name = expr.value.id  # type: ignore[attr-defined]
-    b = ctx.lookup(name, expr.value)
-    if b is None or b.kind != "param":
-        return None
-    method = ctx.parent(ctx.parent(b.node))  # arg -> arguments -> def
-    if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return None
-    args = method.args.posonlyargs + method.args.args
-    if not args or args[0] is not b.node:
-        return None
-    cls = ctx.parent(method)
-    if not isinstance(cls, ast.ClassDef):
+    cls = ctx.self_class(expr.value)
+    if cls is None:
         return None
     return _class_attributes(ctx, cls).get(expr.attr)
 
@@ -358,36 +347,16 @@ def _class_attributes(ctx: FileContext, cls: ast.ClassDef) -> dict[str, str]:
         return memo[id(cls)]
     memo[id(cls)] = {}  # recursion guard
     found: dict[str, str | None] = {}
-
-    def put(attr: str, t: str | None) -> None:
+    for attr, ann, value in ctx.instance_attributes(cls):
+        t = annotation_instance_type(ctx, ann) if ann is not None else None
+        if t is None and value is not None:
+            t = instance_type(ctx, value)
+        if value is None and t is None:
+            continue  # a class-body annotation of an untracked type says nothing
         if attr in found and found[attr] != t:
             found[attr] = None
         else:
             found[attr] = t
-
-    for stmt in cls.body:
-        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            t = annotation_instance_type(ctx, stmt.annotation)
-            if t is not None:
-                put(stmt.target.id, t)
-        if isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__" and (stmt.args.posonlyargs + stmt.args.args):
-            self_name = (stmt.args.posonlyargs + stmt.args.args)[0].arg
-            for node in statements(stmt):
-                targets: list[ast.AST] = []
-                value = None
-                if isinstance(node, ast.Assign):
-                    targets, value = node.targets, node.value
-                elif isinstance(node, ast.AnnAssign):
-                    targets, value = [node.target], node.value
-                for tgt in targets:
-                    if (isinstance(tgt, ast.Attribute) and isinstance(tgt.value, ast.Name)
-                            and tgt.value.id == self_name):
-                        t = None
-                        if isinstance(node, ast.AnnAssign):
-                            t = annotation_instance_type(ctx, node.annotation)
-                        if t is None and value is not None:
-                            t = instance_type(ctx, value)
-                        put(tgt.attr, t)
     result = {k: v for k, v in found.items() if v is not None}
     memo[id(cls)] = result
     return result

@@ -38,7 +38,7 @@ from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.project import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s16"
+SUMMARY_VERSION = f"{__version__}-s18"
 
 # Session I/O that makes its function await: the methods that return an awaitable on an AsyncSession,
 # and the legacy query and bulk methods, which are missing there (a query is rewritten and awaited; a
@@ -397,7 +397,9 @@ class _Builder:
                     if h:
                         fs.roles.append(h)
         for cnode, q in classes:
-            s.classes[q] = [self.callable_target(b) for b in cnode.bases if isinstance(b, (ast.Name, ast.Attribute))]
+            # a generic base (`CRUDBase[User]`, `Generic[T]`) is its class
+            bases = [b.value if isinstance(b, ast.Subscript) else b for b in cnode.bases]
+            s.classes[q] = [self.callable_target(b) for b in bases if isinstance(b, (ast.Name, ast.Attribute))]
         # module-level instances, aliases, factories
         for name, b in ctx.module_scope.bindings.items():
             if b.kind != "assign" or b.value is None:

@@ -279,3 +279,40 @@ def test_sqlmodel_exec_makes_its_function_async_and_is_awaited(tmp_path):
     assert not state.errors
     assert "async def get_hero_by_name(" in fixed
     assert "return (await session.exec(select(Hero).where(Hero.name == name))).first()" in fixed
+
+
+def test_sync_code_that_hands_a_coroutine_over_or_delegates_await_is_not_missing_an_await(tmp_path):
+    """Found on the 1M-line corpus (asyncio's selector loop, aiosqlite, anyio): a sync function that
+    stores a coroutine and hands it to a runner, or an awaitable whose `__await__` delegates to a
+    coroutine's, neither drops the coroutine nor must become async."""
+    text = """
+        import asyncio
+
+
+        async def work():
+            return 1
+
+
+        def spawn(loop):
+            task = work()
+            loop.create_task(task)
+
+
+        class Awaitable:
+            async def _wait(self):
+                return 2
+
+            def __await__(self):
+                return self._wait().__await__()
+
+
+        def dropped():
+            work()
+
+
+        def returned_method():
+            return work().done  # not the awaitable protocol: still a coroutine dropped
+    """
+    assert _codes(tmp_path, text) == [("AFY401", 23), ("AFY401", 27)]
+    run = Run(str(tmp_path / "g"), textwrap.dedent(text), ["AFY402"], unsafe=True, name="mod.py")
+    assert [d.line for d in run.check()[0]] == [22, 26]  # dropped, returned_method; not spawn, __await__

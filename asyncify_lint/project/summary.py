@@ -38,7 +38,7 @@ from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.project import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s18"
+SUMMARY_VERSION = f"{__version__}-s19"
 
 # Session I/O that makes its function await: the methods that return an awaitable on an AsyncSession,
 # and the legacy query and bulk methods, which are missing there (a query is rewritten and awaited; a
@@ -69,7 +69,7 @@ EXEMPT = 2  # runs in a worker thread (inside a to_thread/run_in_executor/add_ta
 IN_LAMBDA = 4
 IN_GENEXP = 8
 ARGUMENT = 16  # the call is an argument of another call
-HANDED = 32  # the result is stored in a name the function awaits or passes to a call (not `print(x)`)
+HANDED = 32  # the result is stored in a name the function awaits or passes to a call (not `print(x)`), or its `__await__()` is called
 MAIN_GUARD = 64  # at module level, in the body of `if __name__ == "__main__":` (a script's entry point)
 
 
@@ -476,6 +476,8 @@ class _Builder:
                 flags |= ARGUMENT
             elif p.__class__ is ast.keyword:
                 flags |= ARGUMENT
+            elif p.__class__ is ast.Attribute and p.attr == "__await__":  # type: ignore[attr-defined]
+                flags |= HANDED  # `return self._connect().__await__()`: driven by the awaiter
         fs, above = self._above(node)
         return fs, flags | above
 

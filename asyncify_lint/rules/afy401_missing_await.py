@@ -6,7 +6,9 @@ re-exports, classes and instances, in any module) whose result is not awaited.
 In sync code (a plain `def`, or module level) the call cannot be awaited: the diagnostic says so,
 and the enclosing function is reported by AFY402, which makes it async. A coroutine handed to
 `asyncio.run`, `create_task`, `gather` and the like is not reported, nor, in an `async def`, one
-stored in a variable that the function later awaits or hands over (`a = f(); await gather(a, b)`).
+stored in a variable that the function later awaits or hands over (`a = f(); await gather(a, b)`,
+`task = f(); loop.create_task(task)`), nor one whose `__await__()` is called (an awaitable's own
+`__await__` delegating to a coroutine).
 
 ## Why is this bad?
 Calling a coroutine function only creates a coroutine object: the body does not run, exceptions
@@ -83,6 +85,8 @@ _CONTAINERS = (ast.keyword, ast.Starred, ast.List, ast.Tuple, ast.Set, ast.ListC
 def _consumed(ctx: FileContext, node: ast.AST, depth: int = 0) -> bool:
     """The coroutine is handed to something that runs it: ``create_task(f())``, ``gather(*[f() ...])``."""
     child, p = node, ctx.parent(node)
+    if isinstance(p, ast.Attribute) and p.attr == "__await__":
+        return True  # `return self._connect().__await__()`: an awaitable's protocol, driven by its awaiter
     while isinstance(p, _CONTAINERS):
         child, p = p, ctx.parent(p)
     if not isinstance(p, ast.Call) or p.func is child:
@@ -143,9 +147,9 @@ def check(ctx: FileContext, node: ast.Call):
     if func is None:
         yield RULE.at(ctx, node, name=name, where=" at module level, where it cannot be awaited")
         return
+    if _handed_over(ctx, node, func):
+        return
     if can_await_here(ctx, node):
-        if _handed_over(ctx, node, func):
-            return
         p = ctx.parent(node)
         plain = isinstance(p, ast.Expr) or (isinstance(p, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and p.value is node)
         fix = Fix(add_await(ctx, node), Applicability.SAFE if plain else Applicability.UNSAFE)

@@ -108,3 +108,40 @@ def test_same_callee_as_ast_dump(a, b):
     va, vb = ast.parse(a, mode="eval").body, ast.parse(b, mode="eval").body
     dumped = ast.dump(getattr(va, "func", va)) == ast.dump(getattr(vb, "func", vb))
     assert _same_callee(va, vb) == dumped
+
+
+SELF_ATTRIBUTES = '''
+import httpx
+from repo import Repo, Other
+
+
+class Service:
+    cache: dict
+    unknown: "Missing"
+
+    def __init__(self, repo: Repo, flag):
+        self.repo = repo
+        self.client = httpx.Client()
+        self.mixed = Repo()
+        if flag:
+            self.mixed = Other()
+        self.later: Repo
+        self.unknown = flag
+
+    def run(self, other):
+        return (self.repo, self.client, self.mixed, self.cache, self.later, self.unknown, self.nothing,
+                other.repo)
+'''
+
+
+def test_type_of_self_attributes():
+    """``self.x`` has a type when every declaration of ``x`` the class makes (body annotations,
+    ``__init__`` assignments) names the same class."""
+    from asyncify_lint.engine.context import FileContext
+
+    tree = ast.parse(SELF_ATTRIBUTES)
+    ctx = FileContext(SourceFile.from_bytes("svc.py", SELF_ATTRIBUTES.encode()), tree, display_path="svc.py",
+                      module="svc")
+    ret = next(n for n in ast.walk(tree) if isinstance(n, ast.Return))
+    types = [ctx.type_of(e) for e in ret.value.elts]  # type: ignore[union-attr]
+    assert types == ["repo.Repo", "httpx.Client", None, "builtins.dict", "repo.Repo", None, None, None]

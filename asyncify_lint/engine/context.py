@@ -487,6 +487,8 @@ class FileContext:
             t = self.annotation_type(ann) if ann is not None else None
             if t is None and value is not None:
                 t = self.type_of(value, _depth + 1)
+            elif t is None:
+                continue  # an annotation of no known class, with no value, says nothing
             types.add(t)
         found = memo[key] = types.pop() if len(types) == 1 else None
         return found

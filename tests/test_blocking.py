@@ -253,3 +253,13 @@ def test_prefilter_skips_files_without_async(tmp_path):
     _, st, linter = Run(str(tmp_path), text, FAMILY).check()
     ctx = linter.make_context(st)
     assert get_rule("AFY110").prefilter(ctx) is False
+
+
+def test_implicit_modules_are_the_catalogues_modules():
+    """A catalogue module used with no import (`subprocess.run()`) is still that module: the engine's
+    list of such modules must hold every top-level module of the catalogue's function rows."""
+    from asyncify_lint.engine.scope import IMPLICIT_MODULES
+    from asyncify_lint.helpers.blocking import CATALOGUE
+
+    tops = {name.split(".")[0] for name, e in CATALOGUE.items() if e.kind == "function"} - {"builtins"}
+    assert tops <= IMPLICIT_MODULES, sorted(tops - IMPLICIT_MODULES)

@@ -12,6 +12,7 @@ from asyncify_lint.engine.scope import (
     Scope,
     build_function_scope,
     FACTORY_PRODUCTS,
+    IMPLICIT_MODULES,
     build_module_scope,
     canonical,
     child_fields,
@@ -363,7 +364,7 @@ class FileContext:
             return None
         b = self.lookup(expr.id, expr)
         if b is None:
-            base = f"builtins.{expr.id}"
+            base = expr.id if attrs and expr.id in IMPLICIT_MODULES else f"builtins.{expr.id}"
         elif b.kind in ("import", "def", "class") and b.qualname:
             base = b.qualname
         else:

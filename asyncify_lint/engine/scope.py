@@ -37,6 +37,17 @@ CANONICAL = {
 }
 
 
+#: Modules whose name, used as ``name.attr`` where nothing in the file binds it (no import, no assignment,
+#: no parameter), can only mean the module: the code would raise NameError otherwise. Snippets and
+#: peers' test files use them that way (``subprocess.run()`` with no ``import subprocess``). The
+#: top-level modules of the blocking-call catalogue (a test keeps them in step).
+IMPLICIT_MODULES = frozenset({
+    "codecs", "concurrent", "glob", "http", "httpx", "httpx2", "io", "os", "pathlib", "psycopg2", "pymysql",
+    "queue", "redis", "requests", "shutil", "socket", "sqlite3", "ssl", "subprocess", "tempfile", "threading",
+    "time", "urllib", "urllib3",
+})
+
+
 # Calling an instance of the key class produces an instance of the value class.
 FACTORY_PRODUCTS = {
     "sqlalchemy.orm.sessionmaker": "sqlalchemy.orm.Session",

@@ -449,6 +449,25 @@ def _mentions_wnohang(ctx: FileContext, call: ast.Call) -> bool:
     return False
 
 
+#: async wrappers of an already open sync file: `await anyio.wrap_file(open(path))` is the idiom
+WRAP_FILE = frozenset({"anyio.wrap_file", "trio.wrap_file"})
+
+
+def _not_blocking_here(ctx: FileContext, call: ast.Call) -> bool:
+    """A file opened straight into ``anyio/trio.wrap_file(...)``, or an awaited call of a name nothing in
+    the file binds (``await open(p)``: a star import, ``from aiofiles import *``, must have bound it to
+    an async API; the builtin is only our reading of an unbound name). An awaited call of a name the file
+    imports (``await requests.get(u)``) is still the sync API, already broken: it is reported."""
+    if ctx.is_awaited(call):
+        root = call.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        return isinstance(root, ast.Name) and ctx.lookup(root.id, root) is None
+    p = ctx.parent(call)
+    return (isinstance(p, ast.Call) and bool(p.args) and p.args[0] is call
+            and isinstance(p.func, (ast.Name, ast.Attribute)) and ctx.qualname(p.func) in WRAP_FILE)
+
+
 def finding(ctx: FileContext, call: ast.Call) -> Finding | None:
     """The catalogued blocking call ``call`` makes on the event loop (cached per call), or None."""
     memo = ctx.cache.setdefault("blocking.findings", {})
@@ -457,7 +476,7 @@ def finding(ctx: FileContext, call: ast.Call) -> Finding | None:
         return memo[key]
     result = None
     owner = async_owner(ctx, call)
-    if owner is not None:
+    if owner is not None and not _not_blocking_here(ctx, call):
         found = lookup(ctx, call)
         if found is not None:
             entry, qn, name = found
@@ -475,7 +494,9 @@ def classify(ctx: FileContext, call: ast.Call) -> str | None:
     """The category of a blocking call (``sleep``, ``http``, ``file-io``, ``os``, ``socket``, ``dns``,
     ``db``, ``subprocess``, ``other``) wherever it is, or None."""
     found = lookup(ctx, call)
-    return found[0].category if found is not None else None
+    if found is None or _not_blocking_here(ctx, call):
+        return None
+    return found[0].category
 
 
 # -- fixes -------------------------------------------------------------------------------------

@@ -427,6 +427,36 @@ class FileContext:
                 return self._instance_attribute_type(expr, _depth)
         return None
 
+    def straight_line_assignment(self, name: ast.Name) -> tuple[ast.AST | None, ast.AST] | None:
+        """(annotation, value) of the assignment a read of a name bound several times in its function
+        sees: the nearest ``x = v`` / ``x: T = v`` before it in its block or an enclosing one, when no
+        statement in between binds ``x`` (a compound one included) and no loop around it rebinds it
+        (its next iteration would see that). None otherwise."""
+        ident = name.id
+        node, p = name, self.parent(name)
+        while p is not None and not isinstance(node, ast.stmt):
+            node, p = p, self.parent(p)
+        while p is not None:
+            if isinstance(p, (ast.For, ast.AsyncFor, ast.While)) and any(
+                    _binds(s, ident) for s in p.body + p.orelse):
+                return None
+            block = next((b for b in (getattr(p, f, None) for f in ("body", "orelse", "finalbody"))
+                          if isinstance(b, list) and node in b), None)
+            if block is not None:
+                for prev in reversed(block[: block.index(node)]):
+                    if not _binds(prev, ident):
+                        continue
+                    if isinstance(prev, ast.Assign) and len(prev.targets) == 1 \
+                            and isinstance(prev.targets[0], ast.Name):
+                        return None, prev.value
+                    if isinstance(prev, ast.AnnAssign) and isinstance(prev.target, ast.Name):
+                        return prev.annotation, prev.value  # type: ignore[return-value]
+                    return None
+            if isinstance(p, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)):
+                return None
+            node, p = p, self.parent(p)
+        return None
+
     def self_class(self, expr: ast.AST) -> ast.ClassDef | None:
         """The class whose instance ``expr`` is, when it is the first parameter (``self``) of a method
         defined directly in a class body."""
@@ -522,16 +552,23 @@ class FileContext:
                 for grandchild in ast.iter_child_nodes(child):
                     self._parents[id(grandchild)] = child
         if isinstance(ann, ast.Subscript):
+            # (`builtins.` is an unimported name: annotations are not evaluated under PEP 563)
             base = self.qualname(ann.value)
             if base in ("typing.Annotated",) and isinstance(ann.slice, ast.Tuple) and ann.slice.elts:
                 return self.annotation_type(ann.slice.elts[0])
-            if base in ("typing.Optional",):
+            if base in ("typing.Optional", "builtins.Optional"):
                 return self.annotation_type(ann.slice)
+            if base in ("typing.Union", "builtins.Union"):  # Union[X, None]
+                members = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else [ann.slice]
+                real = [m for m in members if not (isinstance(m, ast.Constant) and m.value is None)]
+                return self.annotation_type(real[0]) if len(real) == 1 else None
             return None
         if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
-            # X | None
+            # X | None, None | X
             if isinstance(ann.right, ast.Constant) and ann.right.value is None:
                 return self.annotation_type(ann.left)
+            if isinstance(ann.left, ast.Constant) and ann.left.value is None:
+                return self.annotation_type(ann.right)
             return None
         qn = self.qualname(ann)
         if qn and self.project is not None and not qn.startswith("builtins."):
@@ -567,3 +604,27 @@ class FileContext:
         if top in bindings and bindings[top].qualname != top:
             return module, None  # shadowed: cannot import it under its own name; caller must bail
         return module, ImportRequest(module, None)
+
+
+def _binds(stmt: ast.stmt, ident: str) -> bool:
+    """Whether ``stmt`` (anything inside it) may bind ``ident``."""
+    for n in ast.walk(stmt):
+        c = n.__class__
+        if c is ast.Name:
+            if n.id == ident and n.ctx.__class__ is not ast.Load:  # type: ignore[attr-defined]
+                return True
+        elif c in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            if n.name == ident:  # type: ignore[attr-defined]
+                return True
+        elif c in (ast.Import, ast.ImportFrom):
+            if any((a.asname or a.name.split(".")[0]) == ident for a in n.names):  # type: ignore[attr-defined]
+                return True
+        elif c in (ast.Global, ast.Nonlocal):
+            if ident in n.names:  # type: ignore[attr-defined]
+                return True
+        elif c is ast.ExceptHandler or c is ast.MatchAs or c is ast.MatchStar:
+            if n.name == ident:  # type: ignore[attr-defined]
+                return True
+        elif c is ast.MatchMapping and n.rest == ident:  # type: ignore[attr-defined]
+            return True
+    return False

@@ -156,14 +156,19 @@ def _bind_store(scope: Scope, target: ast.AST, value: ast.AST | None, annotation
                 scope.bindings[name.id] = Binding("assign", value=value, node=name,
                                                   annotation=annotation or prev.annotation)
                 continue
-            # a second assignment: keep it only if it is the same kind of value (same callee)
-            if not _same_callee(prev.value, value):
+            # a second assignment: keep it only if it is the same kind of value (same callee), declared
+            # the same way (`c: PoolManager = ...` then `c: ProxyManager = ...` are two types)
+            if not _same_callee(prev.value, value) or (
+                    annotation is not None and prev.annotation is not None
+                    and ast.dump(annotation) != ast.dump(prev.annotation)):
                 scope.bindings[name.id] = Binding("local", node=name)
                 continue
         if prev is not None and prev.kind in ("import", "def", "class", "param") and prev.kind != "param":
             # rebinding an import/def at the same level: the name is no longer reliable
             scope.bindings[name.id] = Binding("local", node=name)
             continue
+        if prev is not None and prev.kind == "local":
+            continue  # bound several ways already: a later assignment does not make it reliable again
         if prev is not None and prev.kind == "param":
             if prev.annotation is None and single and value is not None:
                 scope.bindings[name.id] = Binding("assign", value=value, node=name, annotation=annotation)

@@ -281,6 +281,12 @@ def instance_type(ctx: FileContext, expr: ast.AST, _depth: int = 0) -> str | Non
             return instance_type(ctx, b.value, _depth + 1)
         if b.kind == "import" and b.qualname and ctx.project is not None:
             return _normalize(ctx.project.type_of_qualname(b.qualname))
+        if b.kind == "local":  # bound several times: the assignment this read sees, in straight-line code
+            found = ctx.straight_line_assignment(expr)
+            if found is not None:
+                ann, value = found
+                t = annotation_instance_type(ctx, ann) if ann is not None else None
+                return t if t is not None or value is None else instance_type(ctx, value, _depth + 1)
         return None
     if isinstance(expr, ast.Attribute):
         if isinstance(expr.value, ast.Name):

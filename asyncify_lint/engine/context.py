@@ -427,11 +427,12 @@ class FileContext:
                 return self._instance_attribute_type(expr, _depth)
         return None
 
-    def straight_line_assignment(self, name: ast.Name) -> tuple[ast.AST | None, ast.AST] | None:
+    def straight_line_assignment(self, name: ast.Name) -> tuple[ast.AST | None, ast.AST | None] | None:
         """(annotation, value) of the assignment a read of a name bound several times in its function
         sees: the nearest ``x = v`` / ``x: T = v`` before it in its block or an enclosing one, when no
         statement in between binds ``x`` (a compound one included) and no loop around it rebinds it
-        (its next iteration would see that). None otherwise."""
+        (its next iteration would see that); (None, None) when nothing before it in the function binds
+        ``x`` (a parameter's read sees the argument). None otherwise."""
         ident = name.id
         node, p = name, self.parent(name)
         while p is not None and not isinstance(node, ast.stmt):
@@ -452,7 +453,9 @@ class FileContext:
                     if isinstance(prev, ast.AnnAssign) and isinstance(prev.target, ast.Name):
                         return prev.annotation, prev.value  # type: ignore[return-value]
                     return None
-            if isinstance(p, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)):
+            if isinstance(p, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                return None, None
+            if isinstance(p, (ast.ClassDef, ast.Module)):
                 return None
             node, p = p, self.parent(p)
         return None

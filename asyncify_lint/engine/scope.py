@@ -101,6 +101,8 @@ class Binding:
     value: ast.AST | None = None  # assign: the assigned expression; param: the annotation
     node: ast.AST | None = None
     annotation: ast.AST | None = None
+    #: an annotated parameter the function assigns again: what a read sees depends on where it is
+    rebound: bool = False
 
 
 @dataclass
@@ -172,6 +174,8 @@ def _bind_store(scope: Scope, target: ast.AST, value: ast.AST | None, annotation
         if prev is not None and prev.kind == "param":
             if prev.annotation is None and single and value is not None:
                 scope.bindings[name.id] = Binding("assign", value=value, node=name, annotation=annotation)
+            else:
+                prev.rebound = True
             continue
         scope.bindings[name.id] = Binding(
             "assign" if single and (value is not None or annotation is not None) else "local",

@@ -273,6 +273,14 @@ def instance_type(ctx: FileContext, expr: ast.AST, _depth: int = 0) -> str | Non
         b = ctx.lookup(expr.id, expr)
         if b is None:
             return None
+        if b.rebound:  # an annotated parameter assigned again: the argument only until then
+            found = ctx.straight_line_assignment(expr)
+            if found is None:
+                return None
+            if found[0] is not None or found[1] is not None:
+                ann, value = found
+                t = annotation_instance_type(ctx, ann) if ann is not None else None
+                return t if t is not None or value is None else instance_type(ctx, value, _depth + 1)
         if b.annotation is not None:
             t = annotation_instance_type(ctx, b.annotation)
             if t is not None:
@@ -283,7 +291,7 @@ def instance_type(ctx: FileContext, expr: ast.AST, _depth: int = 0) -> str | Non
             return _normalize(ctx.project.type_of_qualname(b.qualname))
         if b.kind == "local":  # bound several times: the assignment this read sees, in straight-line code
             found = ctx.straight_line_assignment(expr)
-            if found is not None:
+            if found is not None and found[1] is not None:
                 ann, value = found
                 t = annotation_instance_type(ctx, ann) if ann is not None else None
                 return t if t is not None or value is None else instance_type(ctx, value, _depth + 1)

@@ -277,10 +277,8 @@ def instance_type(ctx: FileContext, expr: ast.AST, _depth: int = 0) -> str | Non
             found = ctx.straight_line_assignment(expr)
             if found is None:
                 return None
-            if found[0] is not None or found[1] is not None:
-                ann, value = found
-                t = annotation_instance_type(ctx, ann) if ann is not None else None
-                return t if t is not None or value is None else instance_type(ctx, value, _depth + 1)
+            if found != (None, None):
+                return _declared_type(ctx, *found, _depth)
         if b.annotation is not None:
             t = annotation_instance_type(ctx, b.annotation)
             if t is not None:
@@ -292,9 +290,7 @@ def instance_type(ctx: FileContext, expr: ast.AST, _depth: int = 0) -> str | Non
         if b.kind == "local":  # bound several times: the assignment this read sees, in straight-line code
             found = ctx.straight_line_assignment(expr)
             if found is not None and found[1] is not None:
-                ann, value = found
-                t = annotation_instance_type(ctx, ann) if ann is not None else None
-                return t if t is not None or value is None else instance_type(ctx, value, _depth + 1)
+                return _declared_type(ctx, *found, _depth)
         return None
     if isinstance(expr, ast.Attribute):
         if isinstance(expr.value, ast.Name):
@@ -340,6 +336,15 @@ def _returns(ctx: FileContext, func: ast.AST) -> str | None:
     return None
 
 
+def _declared_type(ctx: FileContext, ann: ast.AST | None, value: ast.AST | None, _depth: int = 0) -> str | None:
+    """The tracked type of a name declared ``x: ann = value`` (either part may be missing): the
+    annotation's, else the value's."""
+    t = annotation_instance_type(ctx, ann) if ann is not None else None
+    if t is None and value is not None:
+        t = instance_type(ctx, value, _depth + 1)
+    return t
+
+
 def annotation_instance_type(ctx: FileContext, ann: ast.AST) -> str | None:
     if isinstance(ann, ast.Subscript) and ctx.qualname(ann.value) == "typing.IO":
         return "io.TextIOWrapper"
@@ -362,9 +367,7 @@ def _class_attributes(ctx: FileContext, cls: ast.ClassDef) -> dict[str, str]:
     memo[id(cls)] = {}  # recursion guard
     found: dict[str, str | None] = {}
     for attr, ann, value in ctx.instance_attributes(cls):
-        t = annotation_instance_type(ctx, ann) if ann is not None else None
-        if t is None and value is not None:
-            t = instance_type(ctx, value)
+        t = _declared_type(ctx, ann, value)
         if value is None and t is None:
             continue  # a class-body annotation of an untracked type says nothing
         if attr in found and found[attr] != t:

@@ -61,6 +61,7 @@ def check_and_fix(text: str) -> None:
             assert state.text == original  # a file that does not parse is never changed
 
 
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # generated code calls literals: `1()`
 @settings(max_examples=50, **COMMON)
 @given(SOURCES)
 def test_never_crashes_and_fixes_parse(source):
@@ -68,6 +69,7 @@ def test_never_crashes_and_fixes_parse(source):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")
 @settings(max_examples=2000, **COMMON)
 @given(SOURCES)
 def test_never_crashes_and_fixes_parse_slow(source):

@@ -429,22 +429,30 @@ class FileContext:
 
     def straight_line_assignment(self, name: ast.Name) -> tuple[ast.AST | None, ast.AST | None] | None:
         """(annotation, value) of the assignment a read of a name bound several times in its function
-        sees: the nearest ``x = v`` / ``x: T = v`` before it in its block or an enclosing one, when no
-        statement in between binds ``x`` (a compound one included) and no loop around it rebinds it
-        (its next iteration would see that); (None, None) when nothing before it in the function binds
+        sees: the nearest ``x = v`` / ``x: T = v`` before it in its block or an enclosing one, when
+        nothing between binds ``x``: no statement before it in those blocks, no other part of a
+        compound statement around it (a ``for`` target, a ``with ... as``, an ``except ... as``, the
+        ``try`` body before a handler, the other branch of an ``if``), and no statement of a loop around
+        it (its next iteration would see that). (None, None) when nothing before it in the function binds
         ``x`` (a parameter's read sees the argument). None otherwise."""
         ident = name.id
         node, p = name, self.parent(name)
         while p is not None and not isinstance(node, ast.stmt):
             node, p = p, self.parent(p)
+        if _binds(node, ident):  # the statement of the read binds it too (a comprehension, a walrus)
+            return None
         while p is not None:
-            if isinstance(p, (ast.For, ast.AsyncFor, ast.While)) and any(
-                    _binds(s, ident) for s in p.body + p.orelse):
-                return None
-            block = next((b for b in (getattr(p, f, None) for f in ("body", "orelse", "finalbody"))
-                          if isinstance(b, list) and node in b), None)
+            block, others = None, []
+            for f in p._fields:  # type: ignore[attr-defined]
+                value = getattr(p, f, None)
+                if block is None and isinstance(value, list) and any(x is node for x in value):
+                    block = value
+                elif isinstance(value, list):
+                    others.extend(value)
+                elif isinstance(value, ast.AST):
+                    others.append(value)
             if block is not None:
-                for prev in reversed(block[: block.index(node)]):
+                for prev in reversed(block[: next(i for i, x in enumerate(block) if x is node)]):
                     if not _binds(prev, ident):
                         continue
                     if isinstance(prev, ast.Assign) and len(prev.targets) == 1 \
@@ -456,6 +464,10 @@ class FileContext:
             if isinstance(p, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 return None, None
             if isinstance(p, (ast.ClassDef, ast.Module)):
+                return None
+            if getattr(p, "name", None) == ident or any(_binds(o, ident) for o in others):
+                return None
+            if isinstance(p, (ast.For, ast.AsyncFor, ast.While)) and any(_binds(s, ident) for s in block or ()):
                 return None
             node, p = p, self.parent(p)
         return None
@@ -609,9 +621,9 @@ class FileContext:
         return module, ImportRequest(module, None)
 
 
-def _binds(stmt: ast.stmt, ident: str) -> bool:
-    """Whether ``stmt`` (anything inside it) may bind ``ident``."""
-    for n in ast.walk(stmt):
+def _binds(node: ast.AST, ident: str) -> bool:
+    """Whether ``node`` (anything inside it) may bind ``ident``."""
+    for n in ast.walk(node):
         c = n.__class__
         if c is ast.Name:
             if n.id == ident and n.ctx.__class__ is not ast.Load:  # type: ignore[attr-defined]

@@ -493,9 +493,9 @@ def finding(ctx: FileContext, call: ast.Call) -> Finding | None:
         return memo[key]
     result = None
     owner = async_owner(ctx, call)
-    if owner is not None and not _not_blocking_here(ctx, call):
+    if owner is not None:
         found = lookup(ctx, call)
-        if found is not None:
+        if found is not None and not _not_blocking_here(ctx, call):
             entry, qn, name = found
             if not (entry.name.startswith("os.wait") and _mentions_wnohang(ctx, call)):
                 spelled = _spelling(ctx, call.func)

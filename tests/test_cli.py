@@ -600,7 +600,6 @@ def test_console_script_in_a_subprocess(proj):
     assert r.stdout.startswith("app.py:7:1: AFY301 endpoint `index` (@app.get)")
 
 
-
 def test_fast_exit_keeps_the_exit_code_and_all_the_output(proj):
     # the command ends with os._exit once its output is flushed: nothing may be lost on the way
     for i in range(300):

@@ -97,10 +97,6 @@ def load_with_changes(root: str, settings=None) -> tuple[dict[str, tuple], set[s
     return entries, set(changes)
 
 
-def load(root: str, settings=None) -> dict[str, tuple]:
-    return load_with_changes(root, settings)[0]
-
-
 #: a run that changed a few entries writes them, with those changed since the cache file was written
 #: whole, to the changes file, while they are at most this share of the project (rewriting the whole
 #: cache for one edit was 10 ms at 200k lines, 25 ms at 1M); beyond, the cache file is written whole

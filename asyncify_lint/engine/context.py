@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from asyncify_lint.diagnostics import Edit, ImportRequest
 from asyncify_lint.engine.scope import (
@@ -424,7 +424,8 @@ class FileContext:
             if qn and self.project is not None:
                 return self.project.type_of_qualname(qn, _depth + 1)
             if qn is None and expr.value.__class__ is ast.Name:
-                return self._instance_attribute_type(expr, _depth)
+                return self.self_attribute_type(expr, lambda a, v: self._declared_type(a, v, _depth),
+                                                "instance_attribute_types")
         return None
 
     def straight_line_assignment(self, name: ast.Name) -> tuple[ast.AST | None, ast.AST | None] | None:
@@ -515,29 +516,34 @@ class FileContext:
                             found.append((tgt.attr, ann, value))
         return found
 
-    def _instance_attribute_type(self, expr: ast.Attribute, _depth: int) -> str | None:
-        """``self.repo`` in a method, when every declaration of ``repo`` in the class (its annotation,
-        what ``__init__`` assigns) gives it the same known class."""
+    def self_attribute_type(self, expr: ast.Attribute, declared: Callable[[Any, Any], str | None],
+                            key: str) -> str | None:
+        """The type of ``self.x`` in a method, when every declaration of ``x`` in the class (see
+        ``instance_attributes``) gives the same one by ``declared(annotation, value)``; an annotation that
+        gives none, with no value, says nothing. Memoised per class and attribute under ``key`` (each
+        caller has its own kind of type: canonical classes here, tracked types for the blocking rules)."""
         cls = self.self_class(expr.value)
         if cls is None:
             return None
-        memo = self.cache.setdefault("instance_attribute_types", {})
-        key = (id(cls), expr.attr)
-        if key in memo:
-            return memo[key]
-        memo[key] = None  # recursion guard
+        memo = self.cache.setdefault(key, {})
+        k = (id(cls), expr.attr)
+        if k in memo:
+            return memo[k]
+        memo[k] = None  # recursion guard
         types = set()
         for name, ann, value in self.instance_attributes(cls):
-            if name != expr.attr:
-                continue
-            t = self.annotation_type(ann) if ann is not None else None
-            if t is None and value is not None:
-                t = self.type_of(value, _depth + 1)
-            elif t is None:
-                continue  # an annotation of no known class, with no value, says nothing
-            types.add(t)
-        found = memo[key] = types.pop() if len(types) == 1 else None
+            if name == expr.attr:
+                t = declared(ann, value)
+                if t is not None or value is not None:
+                    types.add(t)
+        found = memo[k] = types.pop() if len(types) == 1 else None
         return found
+
+    def _declared_type(self, ann: ast.AST | None, value: ast.AST | None, _depth: int = 0) -> str | None:
+        t = self.annotation_type(ann) if ann is not None else None
+        if t is None and value is not None:
+            t = self.type_of(value, _depth + 1)
+        return t
 
     def binding_type(self, b: Binding, _depth: int = 0) -> str | None:
         if b.annotation is not None:

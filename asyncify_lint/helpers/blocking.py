@@ -354,29 +354,7 @@ def annotation_instance_type(ctx: FileContext, ann: ast.AST) -> str | None:
 def _self_attribute_type(ctx: FileContext, expr: ast.Attribute) -> str | None:
     """``self.client`` in a method, when ``__init__`` assigns ``self.client = httpx.Client()`` (or the
     class body annotates ``client: httpx.Client``)."""
-    cls = ctx.self_class(expr.value)
-    if cls is None:
-        return None
-    return _class_attributes(ctx, cls).get(expr.attr)
-
-
-def _class_attributes(ctx: FileContext, cls: ast.ClassDef) -> dict[str, str]:
-    memo = ctx.cache.setdefault("blocking.class_attrs", {})
-    if id(cls) in memo:
-        return memo[id(cls)]
-    memo[id(cls)] = {}  # recursion guard
-    found: dict[str, str | None] = {}
-    for attr, ann, value in ctx.instance_attributes(cls):
-        t = _declared_type(ctx, ann, value)
-        if value is None and t is None:
-            continue  # a class-body annotation of an untracked type says nothing
-        if attr in found and found[attr] != t:
-            found[attr] = None
-        else:
-            found[attr] = t
-    result = {k: v for k, v in found.items() if v is not None}
-    memo[id(cls)] = result
-    return result
+    return ctx.self_attribute_type(expr, lambda a, v: _declared_type(ctx, a, v), "blocking.class_attrs")
 
 
 # -- where a call runs -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import difflib
+import errno
 import gc
 import json
 import os
@@ -82,12 +83,26 @@ def explain(code: str) -> int:
     return EXIT_CLEAN
 
 
+def _missing_reason(path: str) -> str:
+    """Why ``os.path.exists`` said no: a symlink loop, a dangling symlink, no permission, or nothing."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop (too many levels of symbolic links)"
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            return f"a symbolic link to {os.readlink(path)!r}, which does not exist"
+        if exc.errno != errno.ENOENT and exc.strerror:
+            return exc.strerror[:1].lower() + exc.strerror[1:]
+    return "no such file or directory"
+
+
 def collect_files(paths: list[str], project: Project, settings: Settings) -> list[str]:
     exclude = tuple(settings.exclude) + tuple(settings.extend_exclude)
     out: list[str] = []
     for path in paths:
         if not os.path.exists(path):
-            raise UsageError(f"{path}: no such file or directory")
+            raise UsageError(f"{path}: {_missing_reason(path)}")
         if os.path.isdir(path):
             for rel in walk_files(path, exclude):
                 out.append(os.path.normpath(os.path.join(path, rel)))
@@ -111,13 +126,21 @@ def _format_text(d: Diagnostic, fixable: bool) -> str:
 
 
 def _escape_gh(s: str) -> str:
+    """A workflow command's message: ``%``, CR and LF escaped (as the Actions toolkit's escapeData)."""
     return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_gh_property(s: str) -> str:
+    """A workflow command's property value (``file=``, ``title=``): ``:`` and ``,`` too, which would
+    otherwise end the value (as the Actions toolkit's escapeProperty)."""
+    return _escape_gh(s).replace(":", "%3A").replace(",", "%2C")
 
 
 def _format_github(d: Diagnostic) -> str:
     return (
-        f"::error title=asyncify-lint ({d.code}),file={_escape_gh(d.path)},line={d.line},col={d.col + 1},"
-        f"endLine={d.end_line},endColumn={d.end_col + 1}::{_escape_gh(d.code + ' ' + d.message)}"
+        f"::error title={_escape_gh_property(f'asyncify-lint ({d.code})')},file={_escape_gh_property(d.path)},"
+        f"line={d.line},col={d.col + 1},endLine={d.end_line},endColumn={d.end_col + 1}"
+        f"::{_escape_gh(d.code + ' ' + d.message)}"
     )
 
 
@@ -225,6 +248,7 @@ def _main(argv: list[str]) -> int:
         for e in st.errors:
             print(f"asyncify-lint: error: {e}", file=sys.stderr)
             exit_code = EXIT_ERROR
+        st.errors.clear()  # each error is said once; later phases print only what they add
 
     fixing = args.fix or args.diff
     new_files: dict[str, str] = {}

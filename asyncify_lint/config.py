@@ -74,6 +74,47 @@ def _check_codes(values: list[str], where: str) -> list[str]:
     return out
 
 
+#: the options each rule reads through ``Settings.rule_option`` (``per-rule``); a key no rule reads is
+#: a configuration error, not a silent no-op. No rule has options yet.
+RULE_OPTIONS: dict[str, frozenset[str]] = {}
+
+_BLOCKING_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?:\.\*)?")
+_METAVARIABLE = re.compile(r"\$\$\$[A-Z_][A-Z0-9_]*|\$\$\$|\$[A-Z_][A-Z0-9_]*")
+
+
+def _check_blocking_calls(names: list[str], where: str) -> list[str]:
+    for name in names:
+        if not _BLOCKING_NAME.fullmatch(name):
+            what = "an empty name" if not name.strip() else repr(name)
+            raise ConfigError(f"{where}: {what} is not a qualified name (expected `module.function`, "
+                              "`module.Class.method` or `module.*`)")
+    return names
+
+
+def _check_patterns(patterns: list[str], where: str) -> list[str]:
+    """Each ast-grep pattern must parse as Python once its metavariables are names: ast-grep itself
+    accepts `$$$(` and then matches nothing, which would leave the rule silently off."""
+    if not patterns:
+        return patterns
+    from ast_grep_py import SgRoot  # only when patterns are configured
+
+    for pattern in patterns:
+        plain = _METAVARIABLE.sub("_afy_metavariable", pattern)
+        error = None
+        if not pattern.strip():
+            error = "an empty pattern"
+        elif SgRoot(plain, "python").root().find(kind="ERROR") is not None:
+            error = "not valid Python syntax"
+        else:
+            try:
+                SgRoot("", "python").root().find(pattern=pattern)
+            except Exception as exc:  # ast-grep's own refusal (several statements, ...)
+                error = str(exc).split("Stack backtrace")[0].strip().splitlines()[-1].strip()
+        if error is not None:
+            raise ConfigError(f"{where}: invalid ast-grep pattern {pattern!r}: {error}")
+    return patterns
+
+
 def _apply(settings: Settings, data: dict[str, Any], where: str) -> None:
     for raw_key, value in data.items():
         key = raw_key.replace("_", "-")
@@ -88,6 +129,10 @@ def _apply(settings: Settings, data: dict[str, Any], where: str) -> None:
                 raise ConfigError(f"{where}: {raw_key} must be a list of strings")
             if key in ("select", "ignore", "extend-select", "unfixable"):
                 items = _check_codes(items, f"{where}: {raw_key}")
+            elif key == "blocking-calls":
+                items = _check_blocking_calls(items, f"{where}: {raw_key}")
+            elif key == "blocking-patterns":
+                items = _check_patterns(items, f"{where}: {raw_key}")
             attr = key.replace("-", "_")
             if key == "extend-test-paths":
                 settings.test_paths = settings.test_paths + items
@@ -111,6 +156,11 @@ def _apply(settings: Settings, data: dict[str, Any], where: str) -> None:
                 raise ConfigError(f"{where}: per-rule must be a table of tables, e.g. [tool.asyncify-lint.per-rule.AFY201]")
             for code, opts in value.items():
                 _check_codes([code], f"{where}: per-rule")
+                known = RULE_OPTIONS.get(code.upper(), frozenset())
+                for opt in opts:
+                    if opt not in known:
+                        has = f"its options are {', '.join(sorted(known))}" if known else f"{code.upper()} has none"
+                        raise ConfigError(f"{where}: per-rule option {code.upper()}.{opt} is read by no rule ({has})")
                 settings.per_rule.setdefault(code.upper(), {}).update(opts)
 
 

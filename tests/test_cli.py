@@ -180,9 +180,9 @@ def test_exit_2_unreadable_file_but_others_are_checked(proj):
     assert rc == 2
     assert "asyncify-lint: error: broken.py: cannot read: No such file or directory" in err
     assert codes_lines(out) == [("AFY301", 7)]
-    # given explicitly, it does not exist
+    # given explicitly: a link to nothing
     rc, out, err = run("broken.py")
-    assert rc == 2 and "broken.py: no such file or directory" in err
+    assert rc == 2 and "broken.py: a symbolic link to 'nowhere.py', which does not exist" in err
 
 
 def test_directory_named_like_a_python_file_is_walked_not_read(proj):

@@ -15,7 +15,7 @@ from asyncify_lint.engine.checker import InternalError, run_rules
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.fixer import apply_fixes, choose
 from asyncify_lint.engine.noqa import filter_noqa
-from asyncify_lint.engine.source import SourceError, SourceFile
+from asyncify_lint.engine.source import DecodeError, SourceError, SourceFile
 from asyncify_lint.project import Project
 from asyncify_lint.registry import Rule, selected_rules
 
@@ -32,6 +32,8 @@ class FileState:
     text: str | None = None  # current text (after fixes)
     is_test: bool = False
     errors: list[str] = field(default_factory=list)
+    #: AFY001 for a file that was read but cannot be decoded (``source`` is then None)
+    load_error: Diagnostic | None = None
     fixes_applied: int = 0
     #: (text, project generation, context) of the last parse in --fix
     fix_context: tuple | None = field(default=None, repr=False)
@@ -46,8 +48,12 @@ def parse_error_diagnostic(path: str, src: SourceFile | None, exc: BaseException
         line = exc.lineno or 1
         col = max((exc.offset or 1) - 1, 0)
         reason = f"{exc.msg} (line {line})"
+    elif isinstance(exc, MemoryError):
+        line, col = 1, 0
+        size = len(src.raw) if src is not None else 0
+        reason = f"out of memory while parsing ({size:,} bytes)" if size else "out of memory while parsing"
     else:
-        line, col, reason = 1, 0, str(exc)
+        line, col, reason = 1, 0, str(exc) or type(exc).__name__
     return Diagnostic(PARSE_ERROR, f"cannot parse: {reason}", path, line, col, line, col)
 
 
@@ -89,6 +95,9 @@ class Linter:
         is_test = self.project.is_test_file(relpath)
         try:
             src = SourceFile.read(path)
+        except DecodeError as exc:  # reported as AFY001 for this file; the other files go on
+            diag = Diagnostic(PARSE_ERROR, f"cannot parse: {exc}", display, 1, 0, 1, 0)
+            return FileState(relpath, display, None, load_error=diag, is_test=is_test)
         except SourceError as exc:
             return FileState(relpath, display, None, errors=[f"{display}: {exc}"], is_test=is_test)
         return FileState(relpath, display, src, src.text, is_test=is_test)
@@ -103,7 +112,7 @@ class Linter:
 
     def check(self, state: FileState) -> list[Diagnostic]:
         if state.source is None:
-            return []
+            return [state.load_error] if state.load_error is not None else []
         ctx = self._shared_context(state)
         if ctx is None:
             try:

@@ -24,6 +24,11 @@ class SourceError(Exception):
     """The file cannot be read or decoded; the message is meant for the user."""
 
 
+class DecodeError(SourceError):
+    """The file was read but its bytes are not text in its encoding: the file is reported (AFY001),
+    not the run."""
+
+
 @dataclass
 class SourceFile:
     path: str
@@ -37,11 +42,16 @@ class SourceFile:
         try:
             encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
         except SyntaxError as exc:
-            raise SourceError(f"cannot decode: {exc}") from None
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as bad:  # the usual case: Latin-1 or cp1252 bytes, no cookie
+                raise DecodeError(f"cannot decode: {_where(raw, bad)} is not UTF-8, and the file declares "
+                                  "no other encoding (PEP 263)") from None
+            raise DecodeError(f"cannot decode: {exc}") from None
         try:
             text = raw.decode(encoding)
         except (UnicodeDecodeError, LookupError) as exc:
-            raise SourceError(f"cannot decode as {encoding}: {exc}") from None
+            raise DecodeError(f"cannot decode as {encoding}: {exc}") from None
         return cls(path=path, text=text, encoding=encoding, raw=raw)
 
     @classmethod
@@ -115,6 +125,13 @@ class SourceFile:
     def newline(self) -> str:
         m = _LINE_END.search(self.text)
         return m.group(0) if m else "\n"
+
+
+def _where(raw: bytes, exc: UnicodeDecodeError) -> str:
+    """``byte 0xe9 at line 3, column 7`` for a decoding error (1-based, as an editor shows it)."""
+    line = raw.count(b"\n", 0, exc.start) + 1
+    col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+    return f"byte 0x{raw[exc.start]:02x} at line {line}, column {col}"
 
 
 def write_atomic(path: str, data: bytes) -> None:

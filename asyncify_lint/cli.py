@@ -9,6 +9,7 @@ import errno
 import gc
 import json
 import os
+import re
 import sys
 from collections import Counter
 from typing import Sequence
@@ -18,7 +19,19 @@ from asyncify_lint.bridge import bridge
 from asyncify_lint.config import STRATEGIES, ConfigError, Settings, _check_codes, load_config
 from asyncify_lint.diagnostics import Diagnostic
 from asyncify_lint.engine.runner import MAX_CYCLES, FileState, Linter, display_path, gc_paused
-from asyncify_lint.engine.source import write_atomic
+from asyncify_lint.engine.transaction import (
+    Change,
+    Interrupted,
+    JournalError,
+    WriteFailed,
+    commit,
+    finish,
+    journal_path,
+    load_journal,
+    problems,
+    recovery,
+    signals_interrupt,
+)
 from asyncify_lint.project import Project
 from asyncify_lint.project.discover import find_root, has_marker, matches_any, walk_files
 from asyncify_lint.registry import all_rules, get_rule
@@ -241,6 +254,10 @@ def _main(argv: list[str]) -> int:
     linter = Linter(project, settings)
     if not linter.rules:
         raise UsageError("no rule matches the selection")
+    journal = journal_path(project.root)
+    stop, rewritten = _interrupted_migration(journal, project.root, args.fix and not args.diff)
+    if stop is not None:
+        return stop
     files = collect_files(paths, project, settings)
     states = [linter.load(f, display_path(f)) for f in files]
     exit_code = EXIT_CLEAN
@@ -252,6 +269,7 @@ def _main(argv: list[str]) -> int:
 
     fixing = args.fix or args.diff
     new_files: dict[str, str] = {}
+    failed: list[str] = []  # where the fixes failed: then no file of the migration is written
     if fixing:
         report = _impact_report(linter, states, "before") if args.fix and not args.diff else []
         # one rule at a time; a fix in one file can create findings in another, so loop over files
@@ -266,9 +284,10 @@ def _main(argv: list[str]) -> int:
         if settings.strategy == "bridge":
             try:
                 done = bridge(linter, states)
-            except Exception as exc:  # a bug in the bridge must not lose the migration or print a traceback
-                print(f"asyncify-lint: error: internal error in the bridge: {type(exc).__name__}: {exc}; "
-                      "the migration is written without it", file=sys.stderr)
+            except Exception as exc:  # a bug in the bridge: said in one line, and nothing is written
+                print(f"asyncify-lint: error: internal error in the bridge: {type(exc).__name__}: {exc}",
+                      file=sys.stderr)
+                failed.append("the bridge")
                 exit_code = EXIT_ERROR
         if done is not None:
             relpaths = {st.display: st.relpath for st in states}
@@ -285,18 +304,25 @@ def _main(argv: list[str]) -> int:
             for note in done.notes:
                 print(f"asyncify-lint: bridge: {note}", file=sys.stderr)
         for st in states:
+            if st.errors:
+                failed.append(_failed_in(st))
             for e in st.errors:
                 print(f"asyncify-lint: error: {e}", file=sys.stderr)
                 exit_code = EXIT_ERROR
             st.errors.clear()
 
-    rewritten = 0
-    for st in states:
-        if not st.changed:
-            continue
-        rewritten += 1
-        assert st.source is not None and st.text is not None
-        if args.diff:
+    if args.fix and not args.diff:
+        code, written = _write_migration(project, states, new_files, failed, journal)
+        if code > EXIT_ERROR:  # interrupted by a signal
+            return code
+        exit_code = max(exit_code, code)
+        rewritten += written
+    if args.diff:  # the fixes as a unified diff; nothing is written
+        for st in states:
+            if not st.changed:
+                continue
+            rewritten += 1
+            assert st.source is not None and st.text is not None
             sys.stdout.writelines(
                 difflib.unified_diff(
                     st.source.text.splitlines(keepends=True),
@@ -307,30 +333,11 @@ def _main(argv: list[str]) -> int:
             )
             if not st.text.endswith(("\n", "\r")):
                 sys.stdout.write("\n")
-        else:
-            try:
-                write_atomic(st.source.path, st.source.encode(st.text))
-            except (OSError, UnicodeEncodeError) as exc:
-                print(f"asyncify-lint: error: {st.display}: cannot write: {exc}", file=sys.stderr)
-                exit_code = EXIT_ERROR
-                continue
-            print(f"Rewriting {st.display}", file=sys.stderr)
-        project.set_overlay(st.relpath, st.text)
-    for rel, text in sorted(new_files.items()):
-        rewritten += 1
-        display = display_path(os.path.join(project.root, rel))
-        if args.diff:
+        for rel, text in sorted(new_files.items()):
+            rewritten += 1
+            display = display_path(os.path.join(project.root, rel))
             sys.stdout.writelines(difflib.unified_diff([], text.splitlines(keepends=True), fromfile="/dev/null",
                                                        tofile=f"b/{display}"))
-            continue
-        try:
-            write_atomic(os.path.join(project.root, rel), text.encode("utf-8"))
-        except OSError as exc:
-            print(f"asyncify-lint: error: {display}: cannot write: {exc}", file=sys.stderr)
-            exit_code = EXIT_ERROR
-            continue
-        print(f"Writing {display} (the bridge's helpers)", file=sys.stderr)
-
     if args.diff:
         if rewritten:
             exit_code = max(exit_code, EXIT_FINDINGS)
@@ -396,3 +403,122 @@ def _impact_report(linter: Linter, states: list[FileState], when: str) -> list[D
             d.path = st.display
             out.append(d)
     return out
+
+
+_RULE_CODE = re.compile(r"\bAFY\d{3}\b")
+
+
+def _failed_in(st: FileState) -> str:
+    """``app.py (AFY203, the bridge)``: the file whose fixes failed, and what failed, from its errors."""
+    what: list[str] = []
+    for e in st.errors:
+        for code in _RULE_CODE.findall(e):
+            if code not in what:
+                what.append(code)
+        if "the bridge" in e and "the bridge" not in what:
+            what.append("the bridge")
+    return f"{st.display} ({', '.join(what)})" if what else st.display
+
+
+def _write_migration(project: Project, states: list[FileState], new_files: dict[str, str], failed: list[str],
+                     journal: str) -> tuple[int, int]:
+    """Write the migration (``--fix``): every file of it or none. Returns (exit code, files written); an
+    exit code above ``EXIT_ERROR`` is a signal's, and the run ends there. When nothing is written, each
+    file's state is put back to the text on disk, so that what is reported after is what the files hold."""
+    changes: list[Change] = []
+    for st in states:
+        if not st.changed:
+            continue
+        assert st.source is not None and st.text is not None
+        try:
+            data = st.source.encode(st.text)
+        except UnicodeEncodeError as exc:
+            print(f"asyncify-lint: error: {st.display}: the fixed text cannot be encoded as {st.source.encoding} "
+                  f"({exc.reason}, line {st.text.count(chr(10), 0, exc.start) + 1})", file=sys.stderr)
+            failed.append(st.display)
+            continue
+        changes.append(Change(st.relpath, st.source.path, st.display, st.source.raw, data))
+    for rel, text in sorted(new_files.items()):  # the bridge's helpers: new files
+        path = os.path.join(project.root, rel)
+        changes.append(Change(rel, path, display_path(path), None, text.encode("utf-8")))
+    if failed:
+        refusal = [f"the migration failed in {', '.join(failed)}; nothing was written"]
+    else:
+        refusal = problems(changes) if changes else []
+    if not refusal and changes:
+        try:
+            with signals_interrupt():
+                commit(changes, journal)
+        except WriteFailed as exc:
+            refusal = [str(exc)]
+        except Interrupted as exc:
+            print(f"asyncify-lint: error: interrupted while the migration was written ({exc.written} of "
+                  f"{len(changes)} files written); run `asyncify-lint --fix` again to finish it", file=sys.stderr)
+            return 128 + exc.signum, 0
+    if refusal:
+        for line in refusal:
+            print(f"asyncify-lint: error: {line}", file=sys.stderr)
+        for st in states:
+            if st.changed:
+                assert st.source is not None
+                st.text = st.source.text
+                project.set_overlay(st.relpath, st.text)
+        return EXIT_ERROR, 0
+    for c in changes:
+        if c.original is None:
+            print(f"Writing {c.display} (the bridge's helpers)", file=sys.stderr)
+        else:
+            print(f"Rewriting {c.display}", file=sys.stderr)
+    for st in states:
+        if st.changed:
+            project.set_overlay(st.relpath, st.text)
+    return EXIT_CLEAN, len(changes)
+
+
+def _interrupted_migration(journal: str, root: str, fix: bool) -> tuple[int | None, int]:
+    """What a run does first when an earlier ``--fix`` was interrupted and left its journal: say so, and
+    with ``fix`` finish that migration. Returns (the exit code when the run ends here, files written)."""
+    shown = display_path(journal)
+    try:
+        entries = load_journal(journal)
+    except JournalError as exc:
+        print(f"asyncify-lint: warning: {shown} is not a migration journal this version can read ({exc}); "
+              "ignored", file=sys.stderr)
+        return None, 0
+    if entries is None:
+        return None, 0
+    rec = recovery(entries, root, display_path)
+    left = f"{len(rec.pending)} of its {len(entries)} files left to write"
+    if rec.conflicts:
+        why = "; ".join(rec.conflicts)
+        if not fix:
+            print(f"asyncify-lint: warning: a migration was interrupted ({left}), and it cannot be finished: "
+                  f"{why}; see the files, then remove {shown}", file=sys.stderr)
+            return None, 0
+        print(f"asyncify-lint: error: a migration was interrupted ({left}), and it cannot be finished: {why}; "
+              f"nothing was written; see the files, then remove {shown} to give up the rest of it",
+              file=sys.stderr)
+        return EXIT_ERROR, 0
+    if not fix:
+        print(f"asyncify-lint: warning: a migration was interrupted ({left}); run `asyncify-lint --fix` "
+              "to finish it", file=sys.stderr)
+        return None, 0
+    print(f"asyncify-lint: finishing a migration that was interrupted ({left})", file=sys.stderr)
+    refusal = problems(rec.pending)
+    if not refusal:
+        try:
+            with signals_interrupt():
+                finish(rec.pending, journal)
+        except WriteFailed as exc:
+            refusal = [str(exc)]
+        except Interrupted as exc:
+            print("asyncify-lint: error: interrupted while the interrupted migration was finished; run "
+                  "`asyncify-lint --fix` again to finish it", file=sys.stderr)
+            return 128 + exc.signum, 0
+    if refusal:
+        for line in refusal:
+            print(f"asyncify-lint: error: {line}", file=sys.stderr)
+        return EXIT_ERROR, 0
+    for c in rec.pending:
+        print(f"Rewriting {c.display}", file=sys.stderr)
+    return None, len(rec.pending)

@@ -10,7 +10,9 @@ import functools
 import io
 import os
 import re
+import stat
 import tempfile
+import time
 import tokenize
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -134,25 +136,187 @@ def _where(raw: bytes, exc: UnicodeDecodeError) -> str:
     return f"byte 0x{raw[exc.start]:02x} at line {line}, column {col}"
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, keeping the file's mode (a new
-    file gets the mode the umask gives)."""
-    directory = os.path.dirname(os.path.abspath(path))
+# -- writing -------------------------------------------------------------------------------------
+#: a temporary file of a write is named ``.asyncify-<pid>-<random>.tmp``, beside the file it replaces
+TEMP_PREFIX, TEMP_SUFFIX = ".asyncify-", ".tmp"
+_TEMP_NAME = re.compile(r"\.asyncify-(?:(\d+)-)?[A-Za-z0-9_]+\.tmp")
+#: a temporary file without a process id (as earlier versions named them) is stray after this long
+_LEGACY_TEMP_AGE = 3600.0
+
+
+class ChangedOnDisk(Exception):
+    """The file no longer holds the bytes it was expected to hold: someone else wrote it."""
+
+
+_ANY = object()  # write_atomic without a check of what the file holds
+
+
+def write_target(path: str) -> str:
+    """The file a write of ``path`` replaces: a symbolic link is written through, to its target."""
+    return os.path.realpath(path)
+
+
+def read_current(path: str) -> bytes | None:
+    """The bytes ``path`` holds now (through a symbolic link), or None when there is no such file."""
     try:
-        mode = os.stat(path).st_mode & 0o7777
+        with open(path, "rb") as f:
+            return f.read()
     except FileNotFoundError:
+        return None
+
+
+def write_refusal(path: str) -> str | None:
+    """Why ``path`` must not be written, for the user (e.g. ``it is read-only``), or None.
+
+    A file without any write bit is refused even where its owner (or root) could write it, as ruff
+    does: the mode says the file is not to be changed. A new file needs a directory it can be made in."""
+    target = write_target(path)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        directory = os.path.dirname(target)
+        if not os.path.isdir(directory):
+            return "its directory does not exist"
+        if not os.access(directory, os.W_OK | os.X_OK):
+            return "its directory is not writable"
+        return None
+    except OSError as exc:
+        return f"cannot stat it: {exc.strerror or exc}"
+    if not stat.S_ISREG(st.st_mode):
+        return "it is not a regular file"
+    if not st.st_mode & 0o222 or not os.access(target, os.W_OK):
+        return "it is read-only"
+    return None
+
+
+def write_atomic(path: str, data: bytes, expected=_ANY) -> None:
+    """Replace the contents of ``path`` with ``data``; with ``expected`` (bytes, or None for no file),
+    only if the file still holds that, checked just before it is replaced (else ``ChangedOnDisk``).
+
+    A symbolic link is written through, to its target, and stays a link. A file with other hard links
+    (or in a directory this process cannot write) is written in place, so that it keeps its inode and
+    every name of it sees the new text. Any other file is written to a temporary file beside it, synced
+    and renamed over it, so that a reader never sees half of it; the new file keeps the old one's mode
+    and, where this process may set them, owner and group (a new file gets the mode the umask gives)."""
+    target = write_target(path)
+    try:
+        st: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    directory = os.path.dirname(target)
+    if st is not None and (st.st_nlink > 1 or not os.access(directory, os.W_OK | os.X_OK)):
+        _write_in_place(target, data, expected)
+        return
+    if st is not None:
+        mode = st.st_mode & 0o7777
+    else:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=".asyncify-", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=TEMP_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+            f.flush()
+            if st is not None:
+                _keep_owner(f.fileno(), st)
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), mode)  # after the owner: a chown clears the set-id bits
+            os.fsync(f.fileno())
+        if not hasattr(os, "fchmod"):
+            os.chmod(tmp, mode)
+        if expected is not _ANY and read_current(target) != expected:
+            raise ChangedOnDisk(path)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _write_in_place(target: str, data: bytes, expected) -> None:
+    with open(target, "r+b") as f:
+        if expected is not _ANY and f.read() != expected:
+            raise ChangedOnDisk(target)
+        f.seek(0)
+        f.write(data)
+        f.truncate()
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _keep_owner(fd: int, st: os.stat_result) -> None:
+    """Give the new file the old one's owner (root only) and group (its owner may, to a group of theirs)."""
+    if not hasattr(os, "fchown"):
+        return
+    mine = os.fstat(fd)
+    uid = st.st_uid if os.geteuid() == 0 and mine.st_uid != st.st_uid else -1
+    gid = st.st_gid if mine.st_gid != st.st_gid else -1
+    if uid == -1 and gid == -1:
+        return
+    try:
+        os.fchown(fd, uid, gid)
+    except PermissionError:
+        pass
+
+
+def sync_directory(directory: str) -> None:
+    """Make the renames in ``directory`` durable (where the platform allows it)."""
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stray_temps(directory: str) -> list[str]:
+    """Remove the temporary files a write left in ``directory`` when its process was killed: those of
+    a process that no longer runs (or of this one: it is not writing while it cleans), and unnamed ones
+    (earlier versions) older than an hour. Only names this module makes are considered. The removed
+    names are returned."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        m = _TEMP_NAME.fullmatch(name)
+        if m is None:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if m.group(1) is not None:
+                pid = int(m.group(1))
+                if pid != os.getpid() and _process_alive(pid):
+                    continue
+            elif time.time() - st.st_mtime < _LEGACY_TEMP_AGE:
+                continue
+            os.unlink(path)
+        except OSError:
+            continue
+        removed.append(name)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill there would end the process: assume it runs
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process (EPERM): it runs
+        return True
+    return True

@@ -326,7 +326,7 @@ class FileContext:
     def _lookup(self, name: str, node: ast.AST) -> Binding | None:
         bound = self._bound if self._bound is not None else self._bound_names()
         if name not in self._bound_anywhere:
-            return self.module_scope.bindings.get(name)  # no function binds it: what the walk would find
+            return self._module_binding(name, node)  # no function binds it: what the walk would find
         get = self._parents.get
         in_class_body = True
         p = get(id(node))
@@ -341,7 +341,16 @@ class FileContext:
             elif c is ast.ClassDef and in_class_body:
                 in_class_body = False  # class bodies are not visible from methods
             p = get(id(p))
-        return self.module_scope.bindings.get(name)
+        return self._module_binding(name, node)
+
+    def _module_binding(self, name: str, node: ast.AST) -> Binding | None:
+        """The module-level binding of ``name`` read at ``node``: an alias that shadows what it is
+        built from (``Session = Annotated[Session, ...]``) means the shadowed binding inside its own
+        value."""
+        b = self.module_scope.bindings.get(name)
+        if b is not None and b.previous is not None and b.value is not None and _inside(node, b.value):
+            return b.previous
+        return b
 
     def qualname(self, expr: ast.AST) -> str | None:
         """Canonical qualified name of a Name/Attribute chain, resolved through imports (memoised for
@@ -649,3 +658,13 @@ def _binds(node: ast.AST, ident: str) -> bool:
         elif c is ast.MatchMapping and n.rest == ident:  # type: ignore[attr-defined]
             return True
     return False
+
+
+def _inside(node: ast.AST, outer: ast.AST) -> bool:
+    """Whether ``node`` lies within ``outer``'s source span (both nodes of one tree)."""
+    line = getattr(node, "lineno", None)
+    if line is None:
+        return False
+    start = (outer.lineno, outer.col_offset)  # type: ignore[attr-defined]
+    end = (outer.end_lineno, outer.end_col_offset)  # type: ignore[attr-defined]
+    return start <= (line, node.col_offset) and (node.end_lineno, node.end_col_offset) <= end  # type: ignore[attr-defined]

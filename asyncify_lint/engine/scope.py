@@ -103,6 +103,9 @@ class Binding:
     annotation: ast.AST | None = None
     #: an annotated parameter the function assigns again: what a read sees depends on where it is
     rebound: bool = False
+    #: ``Session = Annotated[Session, Depends(get_db)]``: the import (or def, class) the assignment
+    #: rebinds and reads in its own value; a read inside that value sees it, every other read the alias
+    previous: "Binding | None" = None
 
 
 @dataclass
@@ -148,6 +151,10 @@ def _same_callee(a: ast.AST, b: ast.AST) -> bool:
     return dotted(fb) is None and ast.dump(fa) == ast.dump(fb)
 
 
+def _reads_name(value: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(value))
+
+
 def _bind_store(scope: Scope, target: ast.AST, value: ast.AST | None, annotation: ast.AST | None = None) -> None:
     single = isinstance(target, ast.Name)
     for name in _target_names(target):
@@ -166,6 +173,14 @@ def _bind_store(scope: Scope, target: ast.AST, value: ast.AST | None, annotation
                 scope.bindings[name.id] = Binding("local", node=name)
                 continue
         if prev is not None and prev.kind in ("import", "def", "class", "param") and prev.kind != "param":
+            if single and prev.previous is None and (isinstance(value, ast.Subscript)
+                                                     or value is not None and _reads_name(value, name.id)):
+                # `Session = Annotated[Session, Depends(get_db)]`: an alias built from the name it
+                # shadows, which every later read means (FastAPI's `Annotated` dependency idiom; the
+                # migration makes it `Annotated[AsyncSession, ...]`, still the same alias)
+                scope.bindings[name.id] = Binding("assign", value=value, node=name, annotation=annotation,
+                                                  previous=prev)
+                continue
             # rebinding an import/def at the same level: the name is no longer reliable
             scope.bindings[name.id] = Binding("local", node=name)
             continue

@@ -27,7 +27,57 @@ LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "
              "extend-test-paths", "blocking-calls", "blocking-patterns", "unfixable")
 BOOL_KEYS = ("unsafe-fixes",)
 STRATEGIES = ("migrate", "bridge")
-KNOWN_KEYS = set(LIST_KEYS) | set(BOOL_KEYS) | {"per-rule", "strategy"}
+KNOWN_KEYS = set(LIST_KEYS) | set(BOOL_KEYS) | {"per-rule", "strategy", "max-file-size"}
+#: the versions fixes target, over what the project's files say (project/versions.py)
+TARGET_KEYS = {"target-sqlalchemy": re.compile(r"^[12]\.[0-9]+$"), "target-pydantic": re.compile(r"^[12]$")}
+KNOWN_KEYS |= set(TARGET_KEYS)
+KNOWN_KEYS.add("cache-dir")
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMG]?B?)\s*$", re.IGNORECASE)
+DEFAULT_MAX_FILE_SIZE = 10 * 1024 ** 2  # 10 MB
+
+
+def parse_size(value: Any, where: str) -> int:
+    """``max-file-size``: a number of bytes, or a number with a ``KB``, ``MB`` or ``GB`` suffix
+    (1 KB = 1024 bytes; ``K``/``M``/``G`` alone too); 0 means no limit."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    m = _SIZE.match(value) if isinstance(value, str) else None
+    if m is None:
+        raise ConfigError(f"{where}: max-file-size must be a size such as 10MB, 512KB or 1048576 (bytes), "
+                          f"or 0 for no limit, not {value!r}")
+    unit = m.group(2).upper()
+    return int(float(m.group(1)) * _SIZE_UNITS[unit if unit.endswith("B") or not unit else unit + "B"])
+
+
+def format_size(size: int) -> str:
+    """``52.4 MB``, ``640 KB``, ``900 bytes`` (1 KB = 1024 bytes)."""
+    for unit in ("GB", "MB", "KB"):
+        if size >= _SIZE_UNITS[unit]:
+            return f"{size / _SIZE_UNITS[unit]:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
+def max_file_size(settings: "Settings | None") -> int:
+    """The size limit of the analysed files in bytes (0: none); the default without settings."""
+    return DEFAULT_MAX_FILE_SIZE if settings is None else settings.max_file_size
+
+
+def over_limit(data: bytes | str, limit: int) -> bool:
+    """Whether a file's bytes, or its text counted as UTF-8, are over ``limit`` bytes (0: no limit)."""
+    if not limit or len(data) <= (limit if isinstance(data, bytes) else limit // 4):
+        return False
+    return isinstance(data, bytes) or len(data) > limit or len(data.encode("utf-8", "surrogatepass")) > limit
+
+
+def too_large_message(size: int, limit: int) -> str:
+    """The AFY001 message of a file over ``max-file-size``."""
+    shown, shown_limit = format_size(size), format_size(limit)
+    if shown == shown_limit:  # `10 MB > 10 MB`: say it in bytes
+        shown, shown_limit = f"{size:,} bytes", f"{limit:,} bytes"
+    return f"file too large: {shown} > max-file-size {shown_limit}; not analysed"
 
 
 @dataclass
@@ -48,6 +98,17 @@ class Settings:
     per_rule: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: "migrate" (default) or "bridge": keep the names sync tests use working (asyncify_lint/bridge.py)
     strategy: str = "migrate"
+    #: files larger than this many bytes are not analysed (one AFY001 each instead); 0: no limit
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    #: the SQLAlchemy ("1.4", "2.0") and pydantic ("1", "2") versions fixes target; None: detected
+    target_sqlalchemy: str | None = None
+    target_pydantic: str | None = None
+    #: the summary cache's directory (`cache-dir`), relative to the project root; the environment's
+    #: ASYNCIFY_LINT_CACHE_DIR and the command line's --cache-dir win over it (project/cache.py)
+    cache_dir: str | None = None
+    #: from the command line only: --cache-dir (an absolute path), --no-cache
+    cache_dir_option: str | None = None
+    no_cache: bool = False
     source: str | None = None  # the config file the settings came from
 
     def effective_select(self) -> list[str] | None:
@@ -147,10 +208,22 @@ def _apply(settings: Settings, data: dict[str, Any], where: str) -> None:
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}: {raw_key} must be true or false")
             settings.unsafe_fixes = value
+        elif key == "max-file-size":
+            settings.max_file_size = parse_size(value, f"{where}: {raw_key}")
+        elif key == "cache-dir":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{where}: {raw_key} must be a directory (relative to the project root)")
+            settings.cache_dir = value.strip()
         elif key == "strategy":
             if value not in STRATEGIES:
                 raise ConfigError(f"{where}: strategy must be one of {', '.join(STRATEGIES)}, not {value!r}")
             settings.strategy = value
+        elif key in TARGET_KEYS:
+            text = str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+            if not TARGET_KEYS[key].match(text):
+                want = '"1.4", "2.0", "2.1"' if key == "target-sqlalchemy" else '"1" or "2"'
+                raise ConfigError(f"{where}: {raw_key} must be a version such as {want}, not {value!r}")
+            setattr(settings, key.replace("-", "_"), text)
         elif key == "per-rule":
             if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
                 raise ConfigError(f"{where}: per-rule must be a table of tables, e.g. [tool.asyncify-lint.per-rule.AFY201]")

@@ -5,7 +5,9 @@ Annotation grammar (parsed, never evaluated), in a trailing comment of a code li
     # AFY301:5          ... at 1-based column 5
     # AFY301 "endpoint" ... whose message contains the fragment
 several may follow each other: `# AFY301 # AFY302:1`. Full-line comments are never annotations.
-Header lines `# ARG --select=AFY301,AFY302` / `# ARG --unsafe-fixes` set the run's options.
+Header lines `# ARG --select=AFY301,AFY302` / `# ARG --unsafe-fixes` set the run's options;
+`# ARG --target-sqlalchemy=1.4` / `# ARG --target-pydantic=1` the versions the fixes target (the
+configuration keys `target-sqlalchemy` / `target-pydantic`).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def parse_annotations(text: str) -> list[Expected]:
 
 
 def parse_args(text: str, default_code: str) -> dict:
-    opts = {"select": [default_code], "unsafe": False}
+    opts = {"select": [default_code], "unsafe": False, "targets": {}}
     for line in text.splitlines():
         if not line.startswith("# ARG "):
             continue
@@ -63,6 +65,9 @@ def parse_args(text: str, default_code: str) -> dict:
                 opts["select"] = arg.split("=", 1)[1].split(",")
             elif arg == "--unsafe-fixes":
                 opts["unsafe"] = True
+            elif arg.startswith(("--target-sqlalchemy=", "--target-pydantic=")):
+                key, value = arg[2:].split("=", 1)
+                opts["targets"][key.replace("-", "_")] = value
     return opts
 
 
@@ -82,7 +87,8 @@ class Run:
     """A scratch project holding one module, checked and fixed in-process."""
 
     def __init__(self, tmpdir: str, text: str | bytes, select: list[str], unsafe: bool = False,
-                 name: str = "mod.py", extra: dict[str, str] | None = None) -> None:
+                 name: str = "mod.py", extra: dict[str, str] | None = None,
+                 targets: dict[str, str] | None = None) -> None:
         self.dir = tmpdir
         os.makedirs(tmpdir, exist_ok=True)
         self.path = os.path.join(tmpdir, name)
@@ -96,9 +102,10 @@ class Run:
                 f.write(content)
         self.select = select
         self.unsafe = unsafe
+        self.targets = dict(targets or {})
 
     def linter(self) -> Linter:
-        settings = Settings(select=list(self.select), unsafe_fixes=self.unsafe)
+        settings = Settings(select=list(self.select), unsafe_fixes=self.unsafe, **self.targets)
         return Linter(Project(self.dir, settings), settings)
 
     def check(self):

@@ -42,7 +42,7 @@ def _code(name: str) -> str:
 def test_diagnostics(name, tmp_path):
     text = _read(os.path.join(FIXTURES, name))
     opts = parse_args(text, _code(name))
-    diags, _, _ = Run(str(tmp_path), text, opts["select"], opts["unsafe"]).check()
+    diags, _, _ = Run(str(tmp_path), text, opts["select"], opts["unsafe"], targets=opts["targets"]).check()
     expected = parse_annotations(text)
     got = sorted((d.code, d.line) for d in diags)
     assert got == sorted((e.code, e.line) for e in expected), "\n".join(
@@ -65,7 +65,7 @@ def test_noqa_variant(name, tmp_path):
     opts = parse_args(text, _code(name))
     if not parse_annotations(text):
         pytest.skip("no diagnostics expected")
-    diags, _, _ = Run(str(tmp_path), noqa_variant(text), opts["select"], opts["unsafe"]).check()
+    diags, _, _ = Run(str(tmp_path), noqa_variant(text), opts["select"], opts["unsafe"], targets=opts["targets"]).check()
     assert diags == []
 
 
@@ -74,7 +74,7 @@ def _check_fixed(name: str, tmp_path, unsafe: bool, request) -> None:
     opts = parse_args(text, _code(name))
     suffix = ".unsafe.fixed.py" if unsafe else ".fixed.py"
     expected_path = os.path.join(FIXTURES, name[:-3] + suffix)
-    run = Run(str(tmp_path / "a"), text, opts["select"], unsafe or opts["unsafe"])
+    run = Run(str(tmp_path / "a"), text, opts["select"], unsafe or opts["unsafe"], targets=opts["targets"])
     fixed, state = run.fix()
     assert not state.errors, state.errors
     if request.config.getoption("--update-fixtures"):
@@ -94,7 +94,7 @@ def _check_fixed(name: str, tmp_path, unsafe: bool, request) -> None:
     if fixed != text:
         compile(fixed, name, "exec", dont_inherit=True)
         # idempotence: fixing the fixed output changes nothing
-        again, _ = Run(str(tmp_path / "b"), fixed, opts["select"], unsafe or opts["unsafe"]).fix()
+        again, _ = Run(str(tmp_path / "b"), fixed, opts["select"], unsafe or opts["unsafe"], targets=opts["targets"]).fix()
         assert again == fixed, _diff(fixed, again, name + " (second run)")
 
 
@@ -113,7 +113,7 @@ def test_fix_metadata(name, tmp_path):
     """Every fix has a title; fix presence matches the rule's declared availability."""
     text = _read(os.path.join(FIXTURES, name))
     opts = parse_args(text, _code(name))
-    diags, _, _ = Run(str(tmp_path), text, opts["select"], True).check()
+    diags, _, _ = Run(str(tmp_path), text, opts["select"], True, targets=opts["targets"]).check()
     for d in diags:
         rule = get_rule(d.code)
         if d.fix is not None:

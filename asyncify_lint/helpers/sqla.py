@@ -601,6 +601,23 @@ DRIVER_MAP = {
     "mysql": "mysql+aiomysql",
     "mysql+pymysql": "mysql+aiomysql",
 }
+#: the mapping for SQLAlchemy 1.4, which has no psycopg 3 dialect (``postgresql+psycopg`` is 2.0+): asyncpg
+DRIVER_MAP_1_4 = {**DRIVER_MAP, "postgresql": "postgresql+asyncpg", "postgresql+psycopg2": "postgresql+asyncpg"}
+#: libpq connection parameters asyncpg rejects in a URL's query (``TypeError: connect() got an unexpected
+#: keyword argument 'sslmode'``)
+LIBPQ_QUERY_PARAMS = frozenset({"sslmode", "sslcert", "sslkey", "sslrootcert", "sslcrl", "connect_timeout",
+                                "options", "application_name", "target_session_attrs", "keepalives",
+                                "keepalives_idle", "keepalives_interval", "keepalives_count", "client_encoding",
+                                "gssencmode", "sslpassword", "service", "passfile", "channel_binding"})
+
+
+def driver_map(ctx: FileContext) -> dict[str, str]:
+    """The sync → async driver mapping for the SQLAlchemy version the project targets."""
+    from asyncify_lint.project import versions
+
+    return DRIVER_MAP_1_4 if versions.of(ctx).sqlalchemy_1x else DRIVER_MAP
+
+
 ASYNC_SCHEMES = frozenset({
     "sqlite+aiosqlite", "postgresql+psycopg", "postgresql+psycopg_async", "postgresql+asyncpg",
     "mysql+aiomysql", "mysql+asyncmy", "mariadb+aiomysql", "mariadb+asyncmy", "mssql+aioodbc",
@@ -622,6 +639,7 @@ class UrlInfo:
     links: list[tuple[FileContext, str]] = field(default_factory=list)  # names the value passes through
     uses: list[tuple] = field(default_factory=list)  # node keys of the references the chain goes through
     problem: str | None = None  # why the URL is not visible
+    drivers: dict[str, str] = field(default_factory=lambda: DRIVER_MAP)  # the mapping for the target version
 
     @property
     def target(self) -> str | None:
@@ -629,7 +647,7 @@ class UrlInfo:
             return None
         if self.scheme in ASYNC_SCHEMES:
             return self.scheme
-        return DRIVER_MAP.get(self.scheme)
+        return self.drivers.get(self.scheme)
 
 
 def engine_url_arg(call: ast.Call) -> ast.AST | None:
@@ -639,7 +657,7 @@ def engine_url_arg(call: ast.Call) -> ast.AST | None:
 
 
 def resolve_url(ctx: FileContext, expr: ast.AST) -> UrlInfo:
-    info = UrlInfo()
+    info = UrlInfo(drivers=driver_map(ctx))
     _url(ctx, expr, info, 0)
     return info
 
@@ -921,7 +939,28 @@ def engine_blocker(ctx: FileContext, call: ast.Call, info: UrlInfo | None = None
         info = resolve_url(ctx, url)
     if info.scheme is not None and info.target is None:
         return f"the driver `{info.scheme}` has no async counterpart this tool maps; choose an async driver by hand"
+    rejected = asyncpg_rejected_params(info)
+    if rejected:
+        return (f"its URL passes libpq parameters ({rejected}) that `{info.target}` rejects; on SQLAlchemy 1.4 "
+                f"(no psycopg 3 dialect) move them to `connect_args` by hand")
     return engine_kwargs_problem(ctx, call)
+
+
+def asyncpg_rejected_params(info: UrlInfo) -> str | None:
+    """The libpq query parameters of a literal URL that would be handed to asyncpg (the 1.4 mapping)."""
+    if info.target != "postgresql+asyncpg" or info.scheme == info.target or info.literal is None:
+        return None
+    parts = []
+    if isinstance(info.literal, ast.Constant) and isinstance(info.literal.value, str):
+        parts = [info.literal.value]
+    elif isinstance(info.literal, ast.JoinedStr):
+        parts = [v.value for v in info.literal.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+    text = "".join(parts)
+    if "?" not in text:
+        return None
+    keys = re.findall(r"[?&]([A-Za-z_]+)=", text[text.index("?"):])
+    bad = [k for k in dict.fromkeys(keys) if k in LIBPQ_QUERY_PARAMS]
+    return ", ".join(f"`{k}`" for k in bad) or None
 
 
 def static_url_rewrite(ctx: FileContext, info: UrlInfo) -> str | None:

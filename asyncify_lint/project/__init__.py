@@ -98,6 +98,7 @@ class Project:
         self.reads: dict[str, set[str]] = {}
         self.unresolved = 0
         self._store = None  # asyncify_lint.project.cache.SummaryStore, created on first use
+        self._versions = None  # the SQLAlchemy / pydantic versions targeted, found on first use
 
     @classmethod
     def for_path(cls, path: str, settings: "Settings | None" = None) -> "Project":
@@ -329,6 +330,16 @@ class Project:
         if b is None or rest or b.kind != "def":
             return None
         return ctx, b.node  # type: ignore[return-value]
+
+    @property
+    def versions(self):
+        """The SQLAlchemy and pydantic versions the project targets (project/versions.py): read once
+        from the configuration, lock files, declared dependencies and code, never from a fix's output."""
+        if self._versions is None:
+            from asyncify_lint.project.versions import detect
+
+            self._versions = detect(self)
+        return self._versions
 
     # -- project-wide facts ------------------------------------------------------------------
     def fact(self, key: str, compute: Callable[["Project"], object]) -> object:

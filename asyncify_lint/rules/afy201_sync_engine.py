@@ -32,7 +32,10 @@ engine = create_async_engine(SQLALCHEMY_DATABASE_URL, connect_args={"check_same_
 The driver mapping: `sqlite`, `sqlite+pysqlite` → `sqlite+aiosqlite`; `postgresql`,
 `postgresql+psycopg2` → `postgresql+psycopg` (psycopg 3, which accepts the libpq URL parameters and is
 not bound to one event loop); `mysql`, `mysql+pymysql` → `mysql+aiomysql`. URLs that already name an
-async driver are kept. Every other argument (`connect_args`, pool arguments, `echo`...) is kept as
+async driver are kept. On SQLAlchemy 1.4, which has no psycopg 3 dialect (`Can't load plugin:
+sqlalchemy.dialects:postgresql.psycopg`), `postgresql` and `postgresql+psycopg2` map to
+`postgresql+asyncpg`. The targeted version is read from the project's lock files, declared
+dependencies or code, or set with the configuration key `target-sqlalchemy = "1.4"`. Every other argument (`connect_args`, pool arguments, `echo`...) is kept as
 written.
 
 Where the URL comes from:
@@ -66,6 +69,11 @@ default in code is rewritten: the deployed values (environment, `.env` files) mu
 too. If they do not, `create_async_engine` fails at start-up naming the driver, so the mistake is loud,
 not silent. With the run-time mapping (above) they need no change; `engine.url` then shows the async
 driver name.
+
+On SQLAlchemy 1.4 the PostgreSQL target is asyncpg, which is bound to the event loop that made its
+connections and rejects libpq URL parameters: a URL literal with `?sslmode=`, `?connect_timeout=`,
+`?options=`... gets no fix (move them to `connect_args` in asyncpg's terms by hand), and a URL that
+comes from the environment must not carry them either.
 
 There is no fix when the driver has no async counterpart this tool maps (`mssql+pymssql`,
 `oracle+cx_oracle`, anything else), when the engine uses a pool class that asyncio engines reject
@@ -195,7 +203,7 @@ def _runtime_fix(ctx: FileContext, call: ast.Call, url: ast.AST, edits: list[Edi
             return None
         if imp is not None:
             imports = imports + [imp]
-        drivers = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in sqla.DRIVER_MAP.items()).replace("'", '"') + "}"
+        drivers = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in sqla.driver_map(ctx).items()).replace("'", '"') + "}"
         nl = ctx.source.newline
         helper = URL_HELPER_TEMPLATE.format(name=name, marker=URL_MARKER, make_url=make_url,
                                             drivers=drivers).replace("\n", nl)
@@ -242,8 +250,11 @@ def check_literals(ctx: FileContext, module: ast.Module):
         for _, _, i in users:
             foreign = foreign or sqla.foreign_uses(ctx, i)
         span = sqla.scheme_span(ctx, node, info.scheme)
+        rejected = sqla.asyncpg_rejected_params(info)
         if foreign:
             reason = f"; no fix: {foreign}"
+        elif rejected:
+            reason = f"; no fix: `{target}` rejects its libpq parameters ({rejected})"
         elif span is None:
             reason = "; no fix: the driver is not written plainly in the literal"
         else:

@@ -46,6 +46,13 @@ without awaiting fails *silently* (the coroutine is never run). The keyword argu
 are kept (`async_sessionmaker` accepts `autocommit=False`, `autoflush`, `bind`, `expire_on_commit`);
 `class_=Session` becomes `class_=AsyncSession`.
 
+SQLAlchemy 1.4 has no `async_sessionmaker` (it is new in 2.0): for a project that targets 1.4 (read
+from its lock files, declared dependencies or code, or set with the configuration key
+`target-sqlalchemy = "1.4"`), `sessionmaker(...)` stays and makes
+`AsyncSession`s: `sessionmaker(autocommit=False, autoflush=False, bind=engine, class_=AsyncSession)`,
+with `AsyncSession` imported from `sqlalchemy.ext.asyncio` (SQLModel's from
+`sqlmodel.ext.asyncio.session`).
+
 There is no fix:
 * for a `with` statement or a `Session(...)` call in a sync `def` or at module level: the function
   must become `async def` first (AFY301/AFY302 for endpoints and dependencies), then this rule fixes it;
@@ -59,11 +66,13 @@ There is no fix:
 """
 
 import ast
+import re
 
 from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.scope import parameters
 from asyncify_lint.helpers import sqla
+from asyncify_lint.project import versions
 from asyncify_lint.project.callgraph import sync_bound_function
 from asyncify_lint.registry import Rule, register
 
@@ -158,10 +167,20 @@ def _sessionmaker(ctx: FileContext, call: ast.Call):
     if blocker:
         yield RULE.at(ctx, call, None, what=what, why=f"; no fix: {blocker}", title="")
         return
+    cls = sqla._keyword(call, "class_")
+    if versions.of(ctx).sqlalchemy_1x:
+        # no async_sessionmaker before 2.0: sessionmaker(..., class_=AsyncSession) makes AsyncSessions
+        cref, cimp = _counterpart(ctx, product)
+        if cls is not None:
+            edits = [ctx.replace(cls, cref)]
+        else:
+            edits = [_add_keyword(ctx, call, f"class_={cref}")]
+        yield RULE.at(ctx, call, Fix(edits, Applicability.UNSAFE, [cimp] if cimp else []), what=what, why="",
+                      title=f"Make `{cref}` sessions: `class_={cref}` (SQLAlchemy 1.4 has no `async_sessionmaker`)")
+        return
     ref, imp = ctx.import_ref("sqlalchemy.ext.asyncio", "async_sessionmaker")
     edits = [ctx.replace(call.func, ref)]
     imports = [imp] if imp else []
-    cls = sqla._keyword(call, "class_")
     if cls is not None:
         cref, cimp = _counterpart(ctx, product)
         edits.append(ctx.replace(cls, cref))
@@ -169,6 +188,23 @@ def _sessionmaker(ctx: FileContext, call: ast.Call):
             imports.append(cimp)
     yield RULE.at(ctx, call, Fix(edits, Applicability.UNSAFE, imports), what=what, why="",
                   title=f"Use `{ref}(...)`")
+
+
+def _add_keyword(ctx: FileContext, call: ast.Call, text: str) -> Edit:
+    """An edit appending the keyword argument ``text`` to ``call`` (after a trailing comma if any)."""
+    last = max(list(call.args) + [k.value for k in call.keywords], key=ctx.end, default=None)
+    if last is None:
+        at = ctx.end(call) - 1  # just before the closing parenthesis
+        return Edit(at, at, text)
+    at = ctx.end(last)
+    src = ctx.source.text
+    m = re.match(r",[ \t]*(?:#[^\r\n]*)?(?=\r?\n)", src[at:ctx.end(call)])
+    if m:  # one argument a line, with a trailing comma: one more line, indented alike
+        line_start = src.rfind("\n", 0, at) + 1
+        indent = re.match(r"[ \t]*", src[line_start:]).group(0)  # type: ignore[union-attr]
+        end = at + m.end()
+        return Edit(end, end, f"{ctx.source.newline}{indent}{text},")
+    return Edit(at, at, f", {text}")
 
 
 # -- with statements ------------------------------------------------------------------------

@@ -136,6 +136,15 @@ Three fixes are offered, all unsafe:
   `ResponseValidationError` (both are HTTP 500). It needs a session parameter in the endpoint, and is
   not offered with `response_model_exclude_unset` / `_defaults` / `_none` (the fields-set bookkeeping
   of a model built from attributes is not FastAPI's).
+
+  `TypeAdapter` is new in pydantic 2. For a project on pydantic 1 (detected from its lock files,
+  declared dependencies or code, such as `orm_mode` / `from_orm`; or set with `target-pydantic = "1"`)
+  the value is validated the way FastAPI validates a pydantic 1 response model, as a field of that
+  type: `return await db.run_sync(lambda _, result: parse_obj_as(Model, result), value)`, which calls
+  `Model.from_orm(obj)` for an `orm_mode` model, element by element for `list[Model]`.
+
+The suggestions never name `AsyncAttrs` / `awaitable_attrs` (new in SQLAlchemy 2.0.13) for a project
+on SQLAlchemy 1.4.
 """
 
 import ast
@@ -145,6 +154,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import fastapi, query
 from asyncify_lint.helpers.rewrites import needs_parentheses
 from asyncify_lint.helpers.sqla import bound_parameter, function_def, is_session
+from asyncify_lint.project import versions
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -388,7 +398,7 @@ def _expire_on_commit_false(project) -> bool:
     return seen
 
 
-def _remedy(inst: Instance, rel: str, session: str) -> str:
+def _remedy(inst: Instance, rel: str, session: str, sqlalchemy_1x: bool = False) -> str:
     m = inst.mc.name
     if inst.name == "<result>":
         return f"add `selectinload({m}.{rel})` to the query"
@@ -399,6 +409,8 @@ def _remedy(inst: Instance, rel: str, session: str) -> str:
                 f"`await {session}.refresh({inst.name}, [\"{rel}\"])`")
     if isinstance(inst.producer, ast.Await):
         return f"pass `options=[selectinload({m}.{rel})]` to `get`, or `await {session}.refresh({inst.name}, [\"{rel}\"])`"
+    if sqlalchemy_1x:  # AsyncAttrs is new in SQLAlchemy 2.0.13
+        return f"use `await {session}.refresh({inst.name}, [\"{rel}\"])`"
     return f"use `await {session}.refresh({inst.name}, [\"{rel}\"])` or `await {inst.name}.awaitable_attrs.{rel}` (AsyncAttrs)"
 
 
@@ -452,7 +464,7 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
             reported.add((inst.name, rel))
             wrap = _run_in_greenlet(ctx, func, n)
             yield RULE.at(ctx, n, wrap, what=f"`{inst.name}.{rel}` (a lazy relationship of `{inst.mc.name}`, not eager-loaded)",
-                          remedy=_remedy(inst, rel, session), rel=f"{inst.name}.{rel}", model="")
+                          remedy=_remedy(inst, rel, session, versions.of(ctx).sqlalchemy_1x), rel=f"{inst.name}.{rel}", model="")
             continue
         if n.attr not in inst.mc.columns:
             continue
@@ -697,12 +709,16 @@ def _greenlet_fix(ctx: FileContext, ret: ast.Return, session: str | None, model_
     result, from_attributes=True), value)``: the response model is built where lazy loads work."""
     if session is None or "\n" in model_text or query.has_comment(ctx, ctx.start(ret.value), ctx.end(ret.value)):
         return None
-    spelling, req = ctx.import_ref("pydantic", "TypeAdapter")
+    v1 = versions.of(ctx).pydantic_v1
+    spelling, req = ctx.import_ref("pydantic", "parse_obj_as" if v1 else "TypeAdapter")
     value = ctx.segment(ret.value)
     if isinstance(ret.value, (ast.NamedExpr, ast.Lambda, ast.IfExp, ast.Yield)):
         value = f"({value})"
-    text = (f"await {session}.run_sync(lambda _, result: {spelling}({model_text})"
-            f".validate_python(result, from_attributes=True), {value})")
+    if v1:  # what FastAPI does with a pydantic 1 response model: validate the value as a field of that type
+        text = f"await {session}.run_sync(lambda _, result: {spelling}({model_text}, result), {value})"
+    else:
+        text = (f"await {session}.run_sync(lambda _, result: {spelling}({model_text})"
+                f".validate_python(result, from_attributes=True), {value})")
     return Fix([ctx.replace(ret.value, text)], Applicability.UNSAFE, [req] if req else [])
 
 
@@ -812,7 +828,7 @@ def _known_instances(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[s
             yield n, RULE.at(
                 ctx, n, fix,
                 what=f"serializing `{rel}` (a lazy relationship of `{inst.mc.name}`) for response model `{schema_name}`",
-                remedy=_remedy(inst, rel, _session_name(ctx, func)),
+                remedy=_remedy(inst, rel, _session_name(ctx, func), versions.of(ctx).sqlalchemy_1x),
                 rel=f"{inst.mc.name}.{rel}", model=inst.mc.name,
             )
 

@@ -74,10 +74,22 @@ def dotted(expr: ast.AST) -> str | None:
     return ".".join(reversed(parts))
 
 
+def absolute(module: str | None, name: str) -> str:
+    """``name``, written in an absolute import in ``module``, as the project's module map names it:
+    in an app whose packages another app of the repository named first, ``app.db`` is
+    ``<app root>/app.db`` (``module.imports``, project/discover.py ``ModuleName``)."""
+    imports = getattr(module, "imports", None)
+    if not imports:
+        return name
+    top, dot, rest = name.partition(".")
+    found = imports.get(top)
+    return name if found is None else found + dot + rest
+
+
 def resolve_relative(module: str | None, is_package: bool, level: int, target: str | None) -> str | None:
     """Absolute module name of ``from <level dots><target> import ...`` in ``module``."""
     if level == 0:
-        return target
+        return absolute(module, target) if target else target
     if module is None:
         return None
     parts = module.split(".")
@@ -118,10 +130,10 @@ def _collect_import(stmt: ast.AST, scope: Scope, module: str | None, is_package:
     if isinstance(stmt, ast.Import):
         for a in stmt.names:
             if a.asname:
-                scope.bindings[a.asname] = Binding("import", a.name, node=stmt)
+                scope.bindings[a.asname] = Binding("import", absolute(module, a.name), node=stmt)
             else:
                 top = a.name.split(".")[0]
-                scope.bindings[top] = Binding("import", top, node=stmt)
+                scope.bindings[top] = Binding("import", absolute(module, top), node=stmt)
     elif isinstance(stmt, ast.ImportFrom):
         base = resolve_relative(module, is_package, stmt.level, stmt.module)
         for a in stmt.names:

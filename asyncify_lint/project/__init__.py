@@ -19,9 +19,9 @@ from asyncify_lint.project.discover import (
     DEFAULT_TEST_PATTERNS,
     find_root,
     git_files,
+    Layout,
     longest_module,
     matches_any,
-    module_names,
     walk_files,
 )
 
@@ -92,6 +92,7 @@ class Project:
         self._is_test: dict[str, bool] = {}  # relpath -> matches the test paths
         self._names: dict[str, list[tuple[str, bool]]] = {}  # relpath -> its module names (as `modules`)
         self._packages: dict[str, bool] = {}  # directory -> whether it holds an __init__.py (as `_names`)
+        self._layout: Layout | None = None  # import roots and module names, made on first use
         self._prefixes: dict[str, str | None] = {}  # qualname -> the project module it is read from
         #: module -> the other modules its parsed context asked about (for types, aliases, re-exports):
         #: kept for the project's life, as the answers memoised from them are
@@ -133,20 +134,23 @@ class Project:
         return found
 
     @property
+    def layout(self) -> Layout:
+        """Where each file is importable from: import roots, apps, module names (discover.Layout)."""
+        if self._layout is None:
+            self._layout = Layout(self.root, self.files, self._packages, self.is_test_file)
+        return self._layout
+
+    @property
     def modules(self) -> dict[str, tuple[str, bool]]:
         if self._modules is None:
-            mods: dict[str, tuple[str, bool]] = {}
-            for rel in self.files:
-                for name, is_pkg in self._module_names(rel):
-                    mods.setdefault(name, (rel, is_pkg))
-            self._modules = mods
+            self._modules = self.layout.modules
         return self._modules
 
     def _module_names(self, relpath: str) -> list[tuple[str, bool]]:
-        """A file's candidate module names, memoised for the project's life like the module map."""
+        """A file's module names, its own first, memoised for the project's life like the module map."""
         names = self._names.get(relpath)
         if names is None:
-            names = self._names[relpath] = module_names(self.root, relpath, self._packages)
+            names = self._names[relpath] = self.layout.names(relpath)
         return names
 
     def module_of(self, relpath: str) -> tuple[str | None, bool]:

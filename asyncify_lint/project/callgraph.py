@@ -142,6 +142,11 @@ class Resolver:
         name = rest[0]
         if name in s.imports and s.imports[name] != qn:
             return self._qualname(".".join([s.imports[name]] + rest[1:]), depth + 1)
+        if s.module != mod and s.module:
+            # another name of the module (``helpers`` for tests/helpers.py, ``src.pkg.mod``): its
+            # definitions are named by the module's own name
+            mod = s.module
+            qn = ".".join([mod] + rest)
         full = qn  # the module and the rest of the name it was split into
         if full in s.functions:
             return (FUNC, full)

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--statistics", action="store_true", help="print the count of each code")
     p.add_argument("--explain", metavar="CODE", help="print the documentation of a rule")
     p.add_argument("--config", metavar="FILE", help="read settings from this setup.cfg or pyproject.toml")
+    p.add_argument("--cache-dir", metavar="DIR", help="keep the summary cache in DIR (default: "
+                   "$ASYNCIFY_LINT_CACHE_DIR, else the `cache-dir` setting, else .asyncify_cache at the project root)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the summary cache")
     p.add_argument("--version", action="version", version=f"asyncify-lint {__version__}")
     return p
 
@@ -249,6 +252,10 @@ def _main(argv: list[str]) -> int:
         settings.unsafe_fixes = args.unsafe_fixes
     if args.strategy is not None:
         settings.strategy = args.strategy
+    if args.cache_dir:
+        settings.cache_dir_option = os.path.abspath(os.path.expanduser(args.cache_dir))
+    if args.no_cache:
+        settings.no_cache = True
 
     project = Project(root, settings)
     linter = Linter(project, settings)
@@ -289,6 +296,12 @@ def _main(argv: list[str]) -> int:
                       file=sys.stderr)
                 failed.append("the bridge")
                 exit_code = EXIT_ERROR
+        if settings.strategy == "bridge":  # what the migration left unused, once the bridge's twins are in
+            for st in states:
+                before = st.text
+                linter.drop_unused_imports(st)
+                if st.text != before:
+                    project.set_overlay(st.relpath, st.text)
         if done is not None:
             relpaths = {st.display: st.relpath for st in states}
             report = [d for d in report if (relpaths.get(d.path, d.path), d.line, d.col) not in done.covered]

@@ -213,10 +213,11 @@ def test_afy119_invalid_pattern_is_ignored(tmp_path):
 def test_sleep_fix_reuses_import_asyncio_and_adds_it_once(tmp_path):
     text = "import time\n\n\nasync def a():\n    time.sleep(1)\n    time.sleep(2)\n"
     fixed, _ = Run(str(tmp_path), text, ["AFY110"]).fix()
-    assert fixed == "import time\nimport asyncio\n\n\nasync def a():\n    await asyncio.sleep(1)\n    await asyncio.sleep(2)\n"
+    # `import asyncio` in sorted place; `import time`, left unused, goes
+    assert fixed == "import asyncio\n\n\nasync def a():\n    await asyncio.sleep(1)\n    await asyncio.sleep(2)\n"
     text2 = "import asyncio\nimport time\n\n\nasync def a():\n    time.sleep(1)\n"
     fixed2, _ = Run(str(tmp_path / "b"), text2, ["AFY110"]).fix()
-    assert fixed2 == "import asyncio\nimport time\n\n\nasync def a():\n    await asyncio.sleep(1)\n"
+    assert fixed2 == "import asyncio\n\n\nasync def a():\n    await asyncio.sleep(1)\n"
 
 
 def test_no_fix_when_asyncio_is_shadowed(tmp_path):

@@ -1,4 +1,5 @@
-"""Applying fixes: non-overlapping text edits located by ``ast`` positions, plus scheduled imports.
+"""Applying fixes: non-overlapping text edits located by ``ast`` positions, plus scheduled imports
+(placed by ``asyncify_lint.engine.imports``).
 
 Every byte outside the edited spans and the import lines stays as it was.
 """
@@ -10,6 +11,7 @@ from typing import Iterable
 
 from asyncify_lint.diagnostics import Edit, Fix, ImportRequest
 from asyncify_lint.engine.context import FileContext
+from asyncify_lint.engine.imports import insertion_edits
 
 
 def _overlaps(a: Edit, b: Edit) -> bool:
@@ -42,33 +44,6 @@ def _top_level_imports(tree: ast.Module) -> list[ast.stmt]:
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             break
     return out
-
-
-def _insertion_point(ctx: FileContext) -> int:
-    """Offset of the line after which new import lines go."""
-    tree = ctx.tree
-    src = ctx.source
-    imports = _top_level_imports(tree)
-    anchor: ast.stmt | None = imports[-1] if imports else None
-    if anchor is None:
-        body = tree.body
-        i = 0
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(
-            body[0].value.value, str
-        ):
-            anchor = body[0]
-            i = 1
-        while i < len(body) and isinstance(body[i], ast.ImportFrom) and body[i].module == "__future__":
-            anchor = body[i]
-            i += 1
-        if anchor is None:
-            if not body:
-                return len(src.text)
-            return src.line_starts[body[0].lineno - 1]
-    end_line = anchor.end_lineno or anchor.lineno
-    if end_line < len(src.line_starts):
-        return src.line_starts[end_line]
-    return len(src.text)
 
 
 def import_edits(ctx: FileContext, requests: Iterable[ImportRequest]) -> list[Edit]:
@@ -117,12 +92,7 @@ def import_edits(ctx: FileContext, requests: Iterable[ImportRequest]) -> list[Ed
         edits.append(Edit(pos, pos, "".join(f", {n}" for n in names)))
     for module, names in from_groups.items():
         new_lines.append(f"from {module} import {', '.join(names)}")
-    if new_lines:
-        nl = ctx.source.newline
-        at = _insertion_point(ctx)
-        text = ctx.source.text
-        prefix = "" if at == 0 or text[at - 1] in "\r\n" else nl
-        edits.append(Edit(at, at, prefix + nl.join(new_lines) + nl))
+    edits.extend(insertion_edits(ctx, new_lines))  # placement: asyncify_lint.engine.imports
     return edits
 
 
@@ -147,5 +117,7 @@ def apply_fixes(ctx: FileContext, fixes: list[Fix]) -> str:
     for fix in fixes:
         edits.extend(fix.edits)
         imports.extend(fix.imports)
-    edits.extend(import_edits(ctx, imports))
-    return apply_edits(ctx.source.text, edits)
+    # import lines first: at an offset where a fix also inserts text (a helper before the statement
+    # that follows the imports, a call wrapped at the start of that statement), the import lines
+    # must come before it, never inside it
+    return apply_edits(ctx.source.text, import_edits(ctx, imports) + edits)

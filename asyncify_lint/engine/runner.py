@@ -9,11 +9,12 @@ import os
 import warnings
 from dataclasses import dataclass, field
 
-from asyncify_lint.config import Settings
+from asyncify_lint.config import Settings, too_large_message
 from asyncify_lint.diagnostics import Diagnostic
 from asyncify_lint.engine.checker import InternalError, run_rules
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.fixer import apply_fixes, choose
+from asyncify_lint.engine.imports import prune_unused_imports
 from asyncify_lint.engine.noqa import filter_noqa
 from asyncify_lint.engine.source import DecodeError, SourceError, SourceFile
 from asyncify_lint.project import Project
@@ -93,6 +94,15 @@ class Linter:
         relpath = self.project.relpath(path)
         display = display or path
         is_test = self.project.is_test_file(relpath)
+        limit = self.settings.max_file_size
+        if limit:  # a file over max-file-size is not read: one AFY001 instead of a long analysis
+            try:
+                size = os.path.getsize(path)
+            except OSError:
+                size = 0
+            if size > limit:
+                diag = Diagnostic(PARSE_ERROR, too_large_message(size, limit), display, 1, 0, 1, 0)
+                return FileState(relpath, display, None, load_error=diag, is_test=is_test)
         try:
             src = SourceFile.read(path)
         except DecodeError as exc:  # reported as AFY001 for this file; the other files go on
@@ -167,9 +177,33 @@ class Linter:
                 break
         state.fix_context = None  # reused across this file's rules only: a run keeps no tree per file
         if state.text != before:
+            if self.settings.strategy != "bridge":  # the bridge's twins may use them again: after it
+                self.drop_unused_imports(state)
             self.project.set_overlay(state.relpath, state.text)
             return True
         return False
+
+    def drop_unused_imports(self, state: FileState) -> None:
+        """Remove the imports the fixes left unused (used in the file as read, unused now)."""
+        if not state.changed or state.is_test:
+            return
+        assert state.source is not None and state.text is not None
+        module, _ = self.project.module_of(state.relpath)
+        new = prune_unused_imports(state.source.text, state.text, project=self.project, relpath=state.relpath,
+                                   module=module)
+        if new == state.text:
+            return
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                compile(new, state.display, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            state.errors.append(
+                f"{state.display}: internal error: removing the imports the fixes left unused produced code that "
+                f"does not compile ({getattr(exc, 'msg', exc)}, line {getattr(exc, 'lineno', '?')}); they were kept"
+            )
+            return
+        state.text = new
 
     def _fix_context(self, state: FileState) -> FileContext:
         """A context of the file's current text; reused from the previous rule while neither this

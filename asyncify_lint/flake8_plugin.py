@@ -126,6 +126,17 @@ class Plugin:
         from asyncify_lint.engine.source import SourceFile
 
         linter = _linter_for(self.filename, selected)
+        limit = linter.settings.max_file_size
+        if limit:  # over max-file-size: one AFY001, as in the CLI (flake8 has parsed it, nothing more is done)
+            try:
+                size = os.path.getsize(self.filename)
+            except OSError:  # stdin
+                size = len(text.encode("utf-8", "surrogatepass"))
+            if size > limit:
+                from asyncify_lint.config import too_large_message
+
+                yield 1, 0, f"AFY001 {too_large_message(size, limit)}", type(self)
+                return
         path = os.path.abspath(self.filename)
         relpath = linter.project.relpath(path)
         src = SourceFile(path, text, "utf-8", b"")

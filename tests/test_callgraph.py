@@ -464,8 +464,7 @@ def test_cache_warm_changed_and_corrupt(tmp_path, monkeypatch):
     assert p4.store.stats == {"loaded": 0, "computed": 0}
     p4.summaries
     assert p4.store.stats == {"loaded": 0, "computed": 3}
-    with open(cache_mod.cache_file(str(tmp_path)), "rb") as f:
-        assert pickle.load(f)[0] == cache_mod._MAGIC
+    assert cache_mod._read(cache_mod.cache_file(str(tmp_path))) is not None  # rewritten whole
     assert not [n for n in os.listdir(cache_dir) if n.endswith(".tmp")]
 
 
@@ -588,18 +587,15 @@ def test_cache_rewritten_for_one_edit_in_a_large_project(tmp_path, monkeypatch):
     p = make(tmp_path, files)
     p.summaries
     path = cache_mod.cache_file(str(tmp_path))
-    with open(path, "rb") as f:
-        before = pickle.load(f)[2]
+    before = cache_mod._read(path)
     (tmp_path / "big/m3.py").write_text("def f3():\n    g()\n\n\ndef g():\n    pass\n")
     p2 = Project(str(tmp_path), Settings())
     assert callees(p2.graph, "big.m3.f3") == {"big.m3.g"}
     assert p2.store.stats == {"loaded": 30, "computed": 1}
     # one edit is saved at once, in the changes file (read over the cache file, which is not rewritten)
     changes = cache_mod.changes_file(str(tmp_path))
-    with open(path, "rb") as f:
-        assert pickle.load(f)[2] == before
-    with open(changes, "rb") as f:
-        assert list(pickle.load(f)[2]) == ["big/m3.py"]
+    assert cache_mod._read(path) == before
+    assert list(cache_mod._read(changes)) == ["big/m3.py"]
     p3 = Project(str(tmp_path), Settings())
     assert callees(p3.graph, "big.m3.f3") == {"big.m3.g"}
     assert p3.store.stats == {"loaded": 31, "computed": 0}
@@ -608,8 +604,7 @@ def test_cache_rewritten_for_one_edit_in_a_large_project(tmp_path, monkeypatch):
     p4 = Project(str(tmp_path), Settings())
     p4.summaries
     assert p4.store.stats == {"loaded": 30, "computed": 1}
-    with open(changes, "rb") as f:
-        assert sorted(pickle.load(f)[2]) == ["big/m3.py", "big/m4.py"]
+    assert sorted(cache_mod._read(changes)) == ["big/m3.py", "big/m4.py"]
     # more than a tenth of the project changed: the cache file is written whole, the changes file removed
     for i in range(5, 9):
         (tmp_path / f"big/m{i}.py").write_text(f"def f{i}():\n    return {i}\n")
@@ -617,8 +612,7 @@ def test_cache_rewritten_for_one_edit_in_a_large_project(tmp_path, monkeypatch):
     p5.summaries
     assert p5.store.stats == {"loaded": 27, "computed": 4}
     assert not os.path.exists(changes)
-    with open(path, "rb") as f:
-        after = pickle.load(f)[2]
+    after = cache_mod._read(path)
     assert after.keys() == before.keys()
     assert sorted(k for k in after if after[k] != before[k]) == [f"big/m{i}.py" for i in (3, 4, 5, 6, 7, 8)]
     p6 = Project(str(tmp_path), Settings())

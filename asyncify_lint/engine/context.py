@@ -612,6 +612,18 @@ class FileContext:
         return qn
 
     # -- imports for fixes -------------------------------------------------------------------
+    def imported_names(self) -> dict[str, str]:
+        """Imported qualified name -> the first module-level name bound to it (in binding order), for
+        every module-level import: built once per file, so that each fix's question about an import
+        is a dictionary lookup rather than a scan of the module's bindings."""
+        found = self.cache.get("imported_names")
+        if found is None:
+            found = self.cache["imported_names"] = {}
+            for local, b in self.module_scope.bindings.items():
+                if b.kind == "import" and b.qualname is not None and b.qualname not in found:
+                    found[b.qualname] = local
+        return found
+
     def import_ref(self, module: str, name: str | None = None) -> tuple[str, ImportRequest | None]:
         """How to spell ``module`` (or ``module.name``) here, and the import to add if needed.
 
@@ -619,14 +631,15 @@ class FileContext:
         ``from asyncio import sleep`` gives ``sleep``) before asking for a new import.
         """
         bindings = self.module_scope.bindings
+        imported = self.imported_names()
         target = f"{module}.{name}" if name else module
-        for local, b in bindings.items():
-            if b.kind == "import" and b.qualname == target:
-                return local, None
+        local = imported.get(target)
+        if local is not None:
+            return local, None
         if name is not None:
-            for local, b in bindings.items():
-                if b.kind == "import" and b.qualname == module:
-                    return f"{local}.{name}", None
+            local = imported.get(module)
+            if local is not None:
+                return f"{local}.{name}", None
             if name not in bindings or bindings[name].qualname == target:
                 return name, ImportRequest(module, name)
             return f"{module}.{name}", ImportRequest(module, None)

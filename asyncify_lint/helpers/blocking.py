@@ -517,8 +517,14 @@ def asyncio_ref(ctx: FileContext, name: str, at: ast.AST):
 def threadpool_ref(ctx: FileContext, at: ast.AST):
     """``run_in_threadpool`` when the module already imports it (FastAPI/Starlette style), else
     ``asyncio.to_thread``."""
-    for local, b in ctx.module_scope.bindings.items():
-        if b.kind == "import" and b.qualname in THREADPOOL_RUNNERS and ctx.lookup(local, at) is b:
+    runners = ctx.cache.get("blocking.threadpool_imports")
+    if runners is None:  # one scan of the module's bindings per file, not per fix
+        runners = ctx.cache["blocking.threadpool_imports"] = [
+            (local, b) for local, b in ctx.module_scope.bindings.items()
+            if b.kind == "import" and b.qualname in THREADPOOL_RUNNERS
+        ]
+    for local, b in runners:
+        if ctx.lookup(local, at) is b:
             return local, None
     return asyncio_ref(ctx, "to_thread", at)
 

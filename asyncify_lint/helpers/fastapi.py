@@ -139,6 +139,18 @@ def module_refs(ctx: FileContext) -> list[Ref]:
     return refs
 
 
+def _refs_by_def(ctx: FileContext) -> dict[int, list[Ref]]:
+    """The module's references grouped by the def they name (by ``id``), each group in module order:
+    built once per file, so that each function's roles are not a scan of every reference."""
+    index = ctx.cache.get("fastapi.refs_by_def")
+    if index is None:
+        index = ctx.cache["fastapi.refs_by_def"] = {}
+        for ref in module_refs(ctx):
+            if ref.node is not None:
+                index.setdefault(id(ref.node), []).append(ref)
+    return index
+
+
 def _project_refs(project) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for ctx in project.contexts_containing(_NEEDLES):
@@ -175,9 +187,8 @@ def _roles(ctx: FileContext, func: ast.AST) -> dict[str, ast.AST | None]:
             h = handler_decorator(ctx, dec)
             if h:
                 found.setdefault(h, dec)
-    for ref in module_refs(ctx):
-        if ref.node is func:
-            found.setdefault(ref.role, ref.site)
+    for ref in _refs_by_def(ctx).get(id(func), ()):
+        found.setdefault(ref.role, ref.site)
     qn = function_qualname(ctx, func)
     if qn is not None and ctx.project is not None:
         project_refs = ctx.project.fact("fastapi.refs", _project_refs)

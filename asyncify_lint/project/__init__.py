@@ -197,6 +197,10 @@ class Project:
                 src = SourceFile(os.path.join(self.root, relpath), self._overlay[relpath], "utf-8", b"")
             else:
                 src = SourceFile.read(os.path.join(self.root, relpath))
+            from asyncify_lint.config import max_file_size, over_limit  # (config imports this package)
+
+            if over_limit(src.raw or src.text, max_file_size(self.settings)):
+                raise ValueError("file too large")  # not analysed (max-file-size), as for the rules
             tree = ast.parse(src.text, filename=relpath)
             module, is_pkg = self.module_of(relpath)
             ctx = FileContext(src, tree, display_path=relpath, module=module, is_package=is_pkg,

@@ -1,40 +1,67 @@
 """On-disk cache of module summaries, shared by the CLI and the flake8 plugin.
 
-One pickle per tool version, Python version and set of user-declared blocking calls (they are blocking
-calls in the summaries) under ``<root>/.asyncify_cache/`` (which holds a
-``.gitignore`` of ``*``): ``relpath -> (mtime_ns, size, sha1 of the text, pickled summary)``. A file is
-re-summarised only when its stat changed *and* its content hash changed, when a module it consulted
-for the type of a value changed (or one that module's answer was read from), or when a top-level name
-it took for a library is a project package now. Each summary is pickled on its own, by the process that computed it
-(a worker of a parallel cold run included), so writing the cache is writing bytes already made: it is
-saved whenever a summary changed, and a summary is unpickled only when it is used. A run that changed
-a few entries writes them (with the others changed since the cache was last written whole) to a
-changes file beside it, read over it; beyond a tenth of the project the whole cache is written again
-and the changes file removed. Writes go to a
-temporary file and ``os.replace``, so concurrent runs (flake8 ``-jN`` workers, pre-commit, an editor)
-never see a half-written file; the last writer wins. A cache that cannot be read (corrupt, truncated,
-another version) is ignored and rebuilt. ``ASYNCIFY_LINT_NO_CACHE=1`` disables reading and writing it.
+Where: ``<root>/.asyncify_cache/`` by default; the ``cache-dir`` setting (relative to the project
+root), the ``ASYNCIFY_LINT_CACHE_DIR`` environment variable (relative to the current directory) and the
+command line's ``--cache-dir`` choose another, each over the one before. ``ASYNCIFY_LINT_NO_CACHE=1``
+and ``--no-cache`` turn it off (nothing read, nothing written). A directory the tool creates, and the
+default one, holds a ``.gitignore`` of ``*``; a directory outside the project may be shared by
+several projects, so its files are named by the project's root too.
+
+What: one file per tool version, Python version and set of user-declared blocking calls (they are
+blocking calls in the summaries), ``summaries-<version>-<python>[-<settings>][-<root>].json``. It is
+data only, and is read as data from an untrusted place: a repository may commit one, so loading it
+must never run anything, and anything in it may be wrong. Its first line is a JSON header (a magic
+string, the summary version, and a table of ``relpath, mtime_ns, size, sha1 of the text``), each
+further line the JSON of one summary (``summary.to_json``), decoded with the standard library's JSON
+decoder, which only builds plain values; ``summary.from_json`` checks the type of every one. A file
+that cannot be read (missing, corrupt, truncated, another version or format, an ill-typed header) is
+ignored and rebuilt; an entry that is ill-typed is computed again. The files of the earlier formats
+(``summaries-*.pickle``, pickles: loading one could run code) are never read, and are removed when
+the cache is next written whole.
+
+When: a file is re-summarised only when its stat changed *and* its content hash changed, when a
+module it consulted for the type of a value changed (or one that module's answer was read from), or
+when a top-level name it took for a library is a project package now. Each summary is encoded on its
+own, by the process that computed it (a worker of a parallel cold run included), so writing the cache
+is writing bytes already made: it is saved whenever a summary changed, and a summary is decoded only
+when it is used. A run that changed a few entries writes them (with the others changed since the cache
+was last written whole) to a changes file beside it, read over it; beyond a tenth of the project the
+whole cache is written again and the changes file removed. Writes go to a temporary file and
+``os.replace``, so concurrent runs (flake8 ``-jN`` workers, pre-commit, an editor) never see a
+half-written file; the last writer wins.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
-import pickle
 import sys
 import tempfile
 from typing import TYPE_CHECKING
 
+from asyncify_lint.config import DEFAULT_MAX_FILE_SIZE, max_file_size
 from asyncify_lint.engine.source import SourceError, SourceFile
 from asyncify_lint.project import parallel
-from asyncify_lint.project.summary import SUMMARY_VERSION, ModuleSummary, project_tops, summarize_text, text_sha
+from asyncify_lint.project.summary import (
+    SUMMARY_VERSION,
+    ModuleSummary,
+    from_json,
+    project_tops,
+    summarize_text,
+    text_sha,
+    to_json,
+)
 
 if TYPE_CHECKING:
     from asyncify_lint.project import Project
 
 CACHE_DIR = ".asyncify_cache"
-_MAGIC = "asyncify-lint-summaries-2"  # entries of pickled summaries (the first format held the objects)
+CACHE_DIR_ENV = "ASYNCIFY_LINT_CACHE_DIR"
+NO_CACHE_ENV = "ASYNCIFY_LINT_NO_CACHE"
+#: the first line's magic string: formats 1 and 2 were pickles (``.pickle`` files, never read now)
+_MAGIC = "asyncify-lint-summaries-3"
 
 
 @contextlib.contextmanager
@@ -49,45 +76,88 @@ def _no_gc():
             gc.enable()
 
 
+def cache_dir(root: str, settings=None) -> str:
+    """The cache directory: ``--cache-dir`` (``settings.cache_dir_option``, made absolute by the command
+    line), else ``ASYNCIFY_LINT_CACHE_DIR`` (relative to the current directory), else the ``cache-dir``
+    setting (relative to the project root), else ``<root>/.asyncify_cache``."""
+    option = getattr(settings, "cache_dir_option", None)
+    if option:
+        return os.path.abspath(os.path.expanduser(option))
+    env = os.environ.get(CACHE_DIR_ENV, "")
+    if env:
+        return os.path.abspath(os.path.expanduser(env))
+    configured = getattr(settings, "cache_dir", None)
+    if configured:
+        return os.path.normpath(os.path.join(root, os.path.expanduser(configured)))
+    return os.path.join(root, CACHE_DIR)
+
+
+def _inside(path: str, root: str) -> bool:
+    root = os.path.abspath(root)
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def cache_file(root: str, settings=None) -> str:
+    directory = cache_dir(root, settings)
     py = f"py{sys.version_info[0]}{sys.version_info[1]}"
-    return os.path.join(root, CACHE_DIR, f"summaries-{SUMMARY_VERSION}-{py}{config_key(settings)}.pickle")
+    # a directory outside the project may serve several: each project has its own file there
+    where = "" if _inside(directory, root) else "-" + text_sha(os.path.abspath(root))[:12]
+    return os.path.join(directory, f"summaries-{SUMMARY_VERSION}-{py}{config_key(settings)}{where}.json")
 
 
 def config_key(settings) -> str:
     """The settings summaries depend on besides the files (the test paths are checked per summary):
     the user-declared blocking calls, which are blocking calls in the summaries like the catalogue's.
-    A project that declares none has no key; each declaration has a cache of its own."""
-    if settings is None or not (settings.blocking_calls or settings.blocking_patterns):
+    A project that declares none has no key; each declaration has a cache of its own. So has each
+    ``max-file-size`` but the default (the summary of a file over it is empty)."""
+    limit = max_file_size(settings)
+    if settings is None or not (settings.blocking_calls or settings.blocking_patterns
+                                or limit != DEFAULT_MAX_FILE_SIZE):
         return ""
-    return "-" + text_sha(repr((sorted(settings.blocking_calls), list(settings.blocking_patterns))))[:12]
+    key = repr((sorted(settings.blocking_calls), list(settings.blocking_patterns)))
+    if limit != DEFAULT_MAX_FILE_SIZE:
+        key += f" max-file-size={limit}"
+    return "-" + text_sha(key)[:12]
 
 
-def enabled() -> bool:
-    return os.environ.get("ASYNCIFY_LINT_NO_CACHE", "") in ("", "0")
+def enabled(settings=None) -> bool:
+    """Whether the cache is read and written: not with ``ASYNCIFY_LINT_NO_CACHE=1`` or ``--no-cache``."""
+    return os.environ.get(NO_CACHE_ENV, "") in ("", "0") and not getattr(settings, "no_cache", False)
 
 
 def changes_file(root: str, settings=None) -> str:
     """The entries changed since the cache file was last written whole (see ``save``)."""
-    return cache_file(root, settings)[: -len(".pickle")] + "-changes.pickle"
+    return cache_file(root, settings)[: -len(".json")] + "-changes.json"
 
 
 def _read(path: str) -> dict[str, tuple] | None:
+    """The entries of a cache file, ``relpath -> (mtime_ns, size, sha, summary JSON)``; None when the
+    file is missing or is not one this version wrote whole (each summary is checked when used)."""
     try:
         with open(path, "rb") as f:
-            with _no_gc():
-                data = pickle.load(f)
-        if not (isinstance(data, tuple) and len(data) == 3 and data[0] == _MAGIC and data[1] == SUMMARY_VERSION):
+            lines = f.read().split(b"\n")
+        header = json.loads(lines[0])
+        if not (header.__class__ is dict and header.get("magic") == _MAGIC
+                and header.get("version") == SUMMARY_VERSION):
             return None
-        entries = data[2]
-        return entries if isinstance(entries, dict) else None
-    except Exception:  # missing, corrupt, truncated, written by another version: rebuild
+        table = header.get("entries")
+        if not (table.__class__ is list and len(table) == 4 and set(map(type, table)) <= {list}):
+            return None
+        rels, mtimes, sizes, shas = table
+        n = len(lines) - 2  # a line per summary, and the empty one after the last newline
+        if not (len(rels) == len(mtimes) == len(sizes) == len(shas) == n and lines[-1] == b""):
+            return None
+        if not (set(map(type, rels)) <= {str} and set(map(type, shas)) <= {str}
+                and set(map(type, mtimes)) <= {int} and set(map(type, sizes)) <= {int}):
+            return None
+        return dict(zip(rels, zip(mtimes, sizes, shas, lines[1:-1])))
+    except Exception:  # missing, corrupt, truncated, too deep, written by another version: rebuild
         return None
 
 
 def load_with_changes(root: str, settings=None) -> tuple[dict[str, tuple], set[str]]:
     """The cached entries (the changes file's over the cache file's), and the keys of the changes file."""
-    if not enabled():
+    if not enabled(settings):
         return {}, set()
     entries = _read(cache_file(root, settings))
     if entries is None:
@@ -103,26 +173,51 @@ def load_with_changes(root: str, settings=None) -> tuple[dict[str, tuple], set[s
 CHANGES_SHARE = 0.1
 
 
+def _encode(entries: dict[str, tuple]) -> bytes:
+    """A cache file's bytes: the header line, then each entry's summary JSON on a line of its own (JSON
+    written with ``ensure_ascii`` holds no newline)."""
+    values = list(entries.values())
+    header = {"magic": _MAGIC, "version": SUMMARY_VERSION,
+              "entries": [list(entries), [v[0] for v in values], [v[1] for v in values], [v[2] for v in values]]}
+    return b"\n".join([json.dumps(header, separators=(",", ":")).encode("ascii"), *(v[3] for v in values), b""])
+
+
+def _make_dir(directory: str, root: str) -> None:
+    """Create the cache directory if need be. One the tool creates (and the default one) ignores
+    itself in git; a directory that was there already (the user's) is left as it is."""
+    created = not os.path.isdir(directory)
+    os.makedirs(directory, exist_ok=True)
+    ignore = os.path.join(directory, ".gitignore")
+    if (created or directory == os.path.join(root, CACHE_DIR)) and not os.path.exists(ignore):
+        fd, tmp = tempfile.mkstemp(prefix=".gitignore-", dir=directory)
+        with os.fdopen(fd, "w") as f:
+            f.write("*\n")
+        os.replace(tmp, ignore)
+
+
+def _remove_old_formats(directory: str) -> None:
+    """The files of the pickled formats this tool wrote there before: never read, so only in the way."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(directory):
+            if name.startswith("summaries-") and name.endswith(".pickle"):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(directory, name))
+
+
 def save(root: str, entries: dict[str, tuple], settings=None, changes: bool = False) -> bool:
     """Write ``entries`` as the cache file (the changes file is then removed), or with ``changes`` as
     the changes file, read over the cache file. Each entry is checked against its file when used, so
     a changes file left over a newer cache file by a concurrent run only holds entries still checked."""
-    if not enabled():
+    if not enabled(settings):
         return False
-    directory = os.path.join(root, CACHE_DIR)
+    directory = cache_dir(root, settings)
     target = changes_file(root, settings) if changes else cache_file(root, settings)
     try:
-        os.makedirs(directory, exist_ok=True)
-        ignore = os.path.join(directory, ".gitignore")
-        if not os.path.exists(ignore):
-            fd, tmp = tempfile.mkstemp(prefix=".gitignore-", dir=directory)
-            with os.fdopen(fd, "w") as f:
-                f.write("*\n")
-            os.replace(tmp, ignore)
+        _make_dir(directory, root)
         fd, tmp = tempfile.mkstemp(prefix=".summaries-", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "wb") as f:
-                pickle.dump((_MAGIC, SUMMARY_VERSION, entries), f, protocol=pickle.HIGHEST_PROTOCOL)
+                f.write(_encode(entries))
             os.replace(tmp, target)
         except BaseException:
             try:
@@ -133,6 +228,7 @@ def save(root: str, entries: dict[str, tuple], settings=None, changes: bool = Fa
         if not changes:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(changes_file(root, settings))
+            _remove_old_formats(directory)
         return True
     except OSError:
         return False
@@ -157,7 +253,8 @@ class SummaryStore:
     @property
     def entries(self) -> dict[str, tuple]:
         if self._entries is None:
-            self._entries, self._saved_changes = load_with_changes(self.project.root, self.project.settings)
+            with _no_gc():
+                self._entries, self._saved_changes = load_with_changes(self.project.root, self.project.settings)
         return self._entries
 
     def invalidate(self, relpath: str) -> None:
@@ -229,10 +326,10 @@ class SummaryStore:
             return False
         try:
             with _no_gc():
-                s = pickle.loads(entry[3])
-        except Exception:  # a damaged entry: computed again
+                s = from_json(entry[3])
+        except Exception:  # a damaged or ill-typed entry (ValueError, RecursionError...): computed again
             return False
-        if not isinstance(s, ModuleSummary) or not self._valid(s, relpath):
+        if not self._valid(s, relpath):
             return False
         self.stats["loaded"] += 1
         self._summaries[relpath] = s
@@ -256,7 +353,7 @@ class SummaryStore:
 
     def entry(self, relpath: str, s: ModuleSummary) -> tuple | None:
         """A summary just computed (here or in a worker): its dependencies' hashes filled in, and its
-        cache entry, the summary pickled (None for a text that is not the file's: an overlay, or a file
+        cache entry, the summary as JSON (None for a text that is not the file's: an overlay, or a file
         that could not be read)."""
         self._sha[relpath] = s.sha
         for mod in s.deps:
@@ -265,7 +362,7 @@ class SummaryStore:
         stat = self._stat.get(relpath)
         if relpath in self.project._overlay or stat is None:
             return None
-        return (stat[0], stat[1], s.sha, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL))
+        return (stat[0], stat[1], s.sha, to_json(s))
 
     def add(self, relpath: str, s: ModuleSummary, entry: tuple | None) -> None:
         """Record a summary computed here or in a worker, and its cache entry."""

@@ -6,9 +6,11 @@ cut into runs of consecutive files (a package's modules together: the modules a 
 types are mostly its neighbours, parsed once per process); the current process takes runs from the
 front (its parsed trees then serve the rules too, as in a serial run) and forked workers take them
 from the back, each sending a run's summaries back pickled as soon as it is done, until the two ends
-meet. Taking runs as they go, rather than a fixed half each, keeps the processes busy to the end when
-some files cost more per line than others. The results are the same as a serial run's (the same
-function on the same text and the same project).
+meet. (Pickle is for this transfer between the processes of one run only: each summary also comes
+with its cache entry, JSON made by the worker, written to the disk cache as it is; nothing read from
+a file is ever unpickled.) Taking runs as they go, rather than a fixed half each, keeps the processes
+busy to the end when some files cost more per line than others. The results are the same as a serial
+run's (the same function on the same text and the same project).
 
 Only where it pays and is safe: at least ``MIN_FILES`` files and ``MIN_BYTES`` of source to summarise,
 more than one CPU, the ``fork`` start method (workers inherit the project as it is, no re-import of
@@ -65,20 +67,20 @@ def _can_fork() -> bool:
     return threading.active_count() == 1
 
 
-def _summarize_run(rels: list[str]) -> list[tuple[str, tuple | bytes]]:
-    """In a worker: each file's cache entry (its summary pickled in it), or the pickled summary alone
-    when the text is not the file's (an overlay)."""
+def _summarize_run(rels: list[str]) -> list[tuple[str, tuple | None, bytes]]:
+    """In a worker: each file's cache entry (its summary as the disk cache holds it; None when the
+    text is not the file's, an overlay), and its summary pickled for this process's parent."""
     store = _STORE
     assert store is not None
     project = store.project
-    out: list[tuple[str, tuple | bytes]] = []
+    out: list[tuple[str, tuple | None, bytes]] = []
     for rel in rels:
         store.sha(rel)  # the stat, then the text, as a serial run takes them (for the cache entry)
         text = store._text(rel)
         if text is not None:
             s = summarize_text(project, rel, text)
             entry = store.entry(rel, s)
-            out.append((rel, entry if entry is not None else pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)))
+            out.append((rel, entry, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)))
     return out
 
 
@@ -101,7 +103,7 @@ def _take(front: bool) -> int | None:
         lock.release()
 
 
-def _work() -> tuple[int, list[tuple[str, tuple | bytes]]] | None:
+def _work() -> tuple[int, list[tuple[str, tuple | None, bytes]]] | None:
     """In a worker: summarise the last run not taken yet (None: every run is taken)."""
     i = _take(front=False)
     if i is None:
@@ -117,10 +119,9 @@ def _merge(store: "SummaryStore", fut) -> None:
     except Exception:  # a worker died or failed: its run is summarised serially
         return
     if done is not None:
-        for rel, got in done[1]:
+        for rel, entry, pickled in done[1]:
             if rel not in store._summaries:
-                entry = got if isinstance(got, tuple) else None
-                store.add(rel, pickle.loads(got if entry is None else entry[3]), entry)
+                store.add(rel, pickle.loads(pickled), entry)  # our own worker's bytes, never a file's
 
 
 def share(sizes: dict[str, int], n: int) -> list[list[str]]:

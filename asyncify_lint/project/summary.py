@@ -25,13 +25,18 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import itertools
+import json
+import operator
 import os
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from sys import intern
 from typing import NamedTuple
 
 from asyncify_lint import __version__
+from asyncify_lint.config import max_file_size, over_limit, too_large_message
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.scope import block_fields
 from asyncify_lint.engine.source import SourceFile
@@ -207,14 +212,197 @@ class ModuleSummary:
             yield f, f.calls
 
     def function_at(self, line: int, col: int) -> FunctionSummary | None:
-        for f in self.functions.values():
-            if f.line == line and f.col == col:
-                return f
-        return None
+        """The function defined at (line, col) (its ``def``'s position; the first one, in the
+        summary's order, should two share it): one dictionary lookup, through an index of the
+        positions built on the first call (see ``_positions``)."""
+        return _positions(self).get((line, col))
+
+
+#: id(summary) -> (its ``functions`` dict, how many functions it held, (line, col) -> function). Kept
+#: beside the summaries rather than in them, so that it is never pickled with a summary; an entry is
+#: dropped with its summary, and rebuilt when the summary's functions are no longer what it indexed.
+_POSITIONS: dict[int, tuple[dict, int, dict[tuple[int, int], FunctionSummary]]] = {}
+
+
+def _positions(summary: ModuleSummary) -> dict[tuple[int, int], FunctionSummary]:
+    key = id(summary)
+    functions = summary.functions
+    entry = _POSITIONS.get(key)
+    if entry is not None and entry[0] is functions and entry[1] == len(functions):
+        return entry[2]
+    index: dict[tuple[int, int], FunctionSummary] = {}
+    for f in functions.values():
+        index.setdefault((f.line, f.col), f)
+    if entry is None:
+        weakref.finalize(summary, _POSITIONS.pop, key, None)
+    _POSITIONS[key] = (functions, len(functions), index)
+    return index
 
 
 def text_sha(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# -- the disk cache's form of a summary --------------------------------------------------------------
+# The disk cache (cache.py) holds each summary as JSON of plain values: a list of its fields in the
+# order below, where the functions, the call sites, the findings and the references are tables of
+# columns (one list per field: a table of 1,000 call sites is 9 lists, not 1,000), and the rows of a
+# function's own tables (its call sites, decorators...) follow each other, with their counts in a
+# column of the function table. The cache is a file in the project directory, so whatever it holds is
+# data to check, never to trust: `from_json` checks the type of every value (bool is not int, a float
+# is neither; None only where a field may be None), raises ValueError at the first one that is wrong,
+# and builds the summary with the types a computed one has (CallSite and Finding tuples, tuples in
+# lists, a frozenset), so the two are equal and behave the same. The checks and the building run over
+# whole columns at once in C (`set(map(type, column))`, `map(CallSite, zip(*columns))`); only the
+# dataclasses' own `__init__` runs once per object in Python, as when they are computed.
+
+_NONE = type(None)
+_STR, _OPT_STR, _INT, _BOOL = map(frozenset, ({str}, {str, _NONE}, {int}, {bool}))
+_SITE = (_INT, _INT, _INT, _INT, _STR, _STR, _INT, _STR, _STR)  # CallSite's fields
+_FINDING = (_INT, _INT, _STR, _STR, _INT)  # Finding's fields
+_REF = (_STR, _STR, _INT, _INT)  # (role, target, line, col)
+_DECORATOR = (_STR, _STR)  # (target, source text)
+_ROLE = (_STR,)
+_finding = functools.partial(tuple.__new__, Finding)
+_first = operator.itemgetter(0)
+
+#: FunctionSummary's fields in the order of the function table, each with the types it may have, or
+#: for a list of rows, the types of a row's fields and what makes a row from them
+_PLAIN_FUNCTION: tuple[tuple[str, object], ...] = (
+    ("qualname", _STR), ("name", _STR), ("is_async", _BOOL), ("line", _INT), ("col", _INT), ("cls", _OPT_STR),
+    ("nested", _BOOL), ("decorators", (_DECORATOR, tuple)), ("generator", _BOOL), ("roles", (_ROLE, _first)),
+    ("first_param", _OPT_STR), ("calls", (_SITE, _call_site)), ("blocking", (_FINDING, _finding)),
+    ("session_io", (_FINDING, _finding)), ("sync_bound", _STR), ("unknown_calls", _INT),
+)
+#: ModuleSummary's fields, in the order of its list; "str dict": a dict of strings to strings
+_PLAIN_MODULE: tuple[tuple[str, object], ...] = (
+    ("relpath", _STR), ("module", _OPT_STR), ("is_package", _BOOL), ("is_test", _BOOL), ("sha", _STR),
+    ("version", _STR), ("functions", "functions"), ("classes", "classes"), ("imports", "str dict"),
+    ("defs", "str dict"), ("instances", "str dict"), ("aliases", "str dict"), ("factories", "str dict"),
+    ("refs", (_REF, tuple)), ("module_calls", (_SITE, _call_site)), ("deps", "str dict"), ("error", _OPT_STR),
+    ("external_calls", _INT), ("unknown_calls", _INT), ("outside", "strs"),
+)
+_MODULE_NAMES = tuple(name for name, _kind in _PLAIN_MODULE)
+_FUNCTION_NAMES = tuple(name for name, _kind in _PLAIN_FUNCTION)
+
+
+def _columns(rows, width: int) -> list[list]:
+    """A table's rows (tuples) as its columns."""
+    return list(map(list, zip(*rows))) or [[] for _ in range(width)]
+
+
+def to_json(s: ModuleSummary) -> bytes:
+    """The summary as the disk cache holds it: ASCII JSON (``from_json`` reads it back)."""
+    d = s.__dict__
+    plain: list = []
+    for name, kind in _PLAIN_MODULE:
+        value = d[name]
+        if kind == "functions":
+            table = []
+            for fname, fkind in _PLAIN_FUNCTION:
+                column = [f.__dict__[fname] for f in value.values()]
+                if fkind.__class__ is tuple and fkind[0].__class__ is tuple:  # a list of rows each
+                    width = len(fkind[0])
+                    rows = _chain(column) if width > 1 else zip(_chain(column))
+                    column = [list(map(len, column)), *_columns(rows, width)]
+                table.append(column)
+            value = table
+        elif kind == "strs":
+            value = sorted(value)
+        elif kind.__class__ is tuple:
+            value = _columns(value, len(kind[0]))
+        plain.append(value)
+    # ensure_ascii: a lone surrogate in a name or text (read with surrogateescape) comes back as it was
+    return _ENCODE(plain).encode("ascii")
+
+
+class _Refused(ValueError):
+    """A cache entry that is not a summary ``to_json`` wrote."""
+
+
+def _check(ok: object) -> None:
+    if not ok:
+        raise _Refused("ill-typed cache entry")
+
+
+def _column(column: object, kinds: frozenset, length: int | None = None) -> list:
+    """A list of values of the ``kinds`` (of ``length`` values, when given)."""
+    _check(column.__class__ is list and set(map(type, column)) <= kinds)  # type: ignore[call-overload]
+    _check(length is None or len(column) == length)  # type: ignore[arg-type]
+    return column  # type: ignore[return-value]
+
+
+def _table(columns: object, kinds: tuple, make, length: int | None = None) -> list:
+    """The rows of a table of columns of the ``kinds``, each made by ``make`` from a tuple of its values."""
+    _check(columns.__class__ is list and len(columns) == len(kinds))  # type: ignore[arg-type]
+    length = len(columns[0]) if length is None and columns[0].__class__ is list else length  # type: ignore[index]
+    for column, k in zip(columns, kinds):  # type: ignore[call-overload]
+        _column(column, k, length)
+    return list(map(make, zip(*columns)))  # type: ignore[call-overload]
+
+
+def _nested(columns: object, kinds: tuple, make, functions: int) -> list[list]:
+    """Each function's rows: a column of counts, then the table of all the rows, one function's after
+    another's."""
+    _check(columns.__class__ is list and len(columns) == len(kinds) + 1)  # type: ignore[arg-type]
+    counts = _column(columns[0], _INT, functions)  # type: ignore[index]
+    total = sum(counts)
+    rows = _table(columns[1:], kinds, make, total)  # type: ignore[index]
+    if not total:
+        _check(not any(counts))
+        return list(map(list, _repeat((), functions)))
+    _check(min(counts) >= 0)
+    ends = list(itertools.accumulate(counts))
+    return list(map(rows.__getitem__, map(slice, [0, *ends[:-1]], ends)))
+
+
+def _str_dict(value: object) -> dict:
+    _check(value.__class__ is dict and set(map(type, value.values())) <= _STR)  # type: ignore[attr-defined]
+    return value  # type: ignore[return-value]
+
+
+def from_json(data: bytes | str) -> ModuleSummary:
+    """The summary ``to_json`` wrote; ValueError for anything else (malformed JSON, a missing or extra
+    field, a value of the wrong type). Never runs anything: the JSON decoder only builds plain values."""
+    plain = _DECODE(data)
+    _check(plain.__class__ is list and len(plain) == len(_PLAIN_MODULE))
+    values: dict = {}
+    for (name, kind), value in zip(_PLAIN_MODULE, plain):
+        if kind.__class__ is frozenset:
+            _check(value.__class__ in kind)
+        elif kind == "str dict":
+            _str_dict(value)
+        elif kind == "strs":
+            value = frozenset(_column(value, _STR))
+        elif kind == "classes":  # class qualname -> base targets
+            _check(value.__class__ is dict and set(map(type, value.values())) <= {list})
+            _column(list(_chain(value.values())), _STR)
+        elif kind == "functions":
+            value = _functions(value)
+        else:
+            value = _table(value, *kind)  # type: ignore[misc]
+        values[name] = value
+    return ModuleSummary(**values)
+
+
+def _functions(table: object) -> dict[str, FunctionSummary]:
+    _check(table.__class__ is list and len(table) == len(_PLAIN_FUNCTION))  # type: ignore[arg-type]
+    n = len(table[0]) if table[0].__class__ is list else 0  # type: ignore[index]
+    columns = []
+    for (_name, kind), column in zip(_PLAIN_FUNCTION, table):  # type: ignore[call-overload]
+        if kind.__class__ is frozenset:
+            columns.append(_column(column, kind, n))  # type: ignore[arg-type]
+        else:
+            columns.append(_nested(column, *kind, n))  # type: ignore[misc]
+    functions = dict(zip(columns[0], map(FunctionSummary, *columns)))
+    _check(len(functions) == n)  # two functions of one name: not a summary we wrote
+    return functions
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=True, check_circular=False, allow_nan=False, separators=(",", ":")).encode
+_DECODE = json.loads
+_chain = itertools.chain.from_iterable
+_repeat = itertools.repeat
 
 
 class _SummaryProject(ModuleView):
@@ -713,7 +901,12 @@ def summarize_text(project, relpath: str, text: str) -> ModuleSummary:
     """Summarise one module's text (``project`` gives module names and other modules' types)."""
     module, is_pkg = project.module_of(relpath)
     is_test = project.is_test_file(relpath)
-    summary = ModuleSummary(relpath=relpath, module=module, is_package=is_pkg, is_test=is_test, sha=text_sha(text))
+    summary = ModuleSummary(relpath=relpath, module=None if module is None else str(module),  # a plain str, as cached
+                            is_package=is_pkg, is_test=is_test, sha=text_sha(text))
+    limit = max_file_size(getattr(project, "settings", None))
+    if over_limit(text, limit):  # not analysed (max-file-size): a module with no functions, as unparsable
+        summary.error = too_large_message(len(text.encode("utf-8", "surrogatepass")), limit)
+        return summary
     shared = None
     if relpath not in getattr(project, "_overlay", {relpath: None}) and hasattr(project, "context"):
         shared = project.context(relpath)  # parsed once, for the rules and for the summary

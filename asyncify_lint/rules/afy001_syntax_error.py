@@ -1,6 +1,7 @@
 """
 ## What it does
-Reports a file that cannot be parsed (a syntax error, or a file that cannot be decoded).
+Reports a file that cannot be parsed (a syntax error, or a file that cannot be decoded). A file
+larger than `max-file-size` is reported as AFY001 too ("file too large"), and is not analysed.
 
 ## Why is this bad?
 Nothing in the file can be checked or fixed. The file is left byte-identical; the other files are

@@ -11,8 +11,8 @@ a copy of the installed stdlib) this runs, in the same run and interleaved:
 
 for ``--select E9`` (a run that selects no AFY code: target <= 1.02x) and ``--select E9,AFY`` (the
 plugin at work: issue 18's target is <= 1.3x flake8's own cost). Each is the median CPU time (user +
-sys of flake8 and its workers) of ``--runs`` runs, ``-j1``; CPU time moves much less than wall
-time on a shared machine. Peak RSS is the maximum over the runs. Every run starts with no summary
+sys of flake8 and its workers) of ``--runs`` runs, ``-j1``, and the minimum (the least noisy estimate
+of the intrinsic cost on a shared machine); CPU time moves much less than wall time. Peak RSS is the maximum over the runs. Every run starts with no summary
 cache: a ``with`` run that writes one is counted as the cold run a fresh checkout gets.
 """
 
@@ -81,9 +81,10 @@ def measure(name: str, root: str, runs: int) -> None:
                 rss[label] = max(rss[label], kib)
                 wrote |= w and label == "with"
         a, b = statistics.median(cpu["without"]), statistics.median(cpu["with"])
+        ma, mb = min(cpu["without"]), min(cpu["with"])
         ra, rb = rss["without"] / 1024, rss["with"] / 1024
         print(f"{select:<8} {a:>11.2f}s {b:>8.2f}s {b / a:>6.3f}x {ra:>9.0f} MB {rb:>6.0f} MB {rb / ra:>6.2f}x "
-              f"{'yes' if wrote else 'no':>14}")
+              f"{'yes' if wrote else 'no':>14}   min: {ma:.2f}s / {mb:.2f}s = {mb / ma:.3f}x")
 
 
 def main() -> None:

@@ -193,15 +193,10 @@ class Linter:
                                    module=module)
         if new == state.text:
             return
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                compile(new, state.display, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError) as exc:
-            state.errors.append(
-                f"{state.display}: internal error: removing the imports the fixes left unused produced code that "
-                f"does not compile ({getattr(exc, 'msg', exc)}, line {getattr(exc, 'lineno', '?')}); they were kept"
-            )
+        error = _compile_error(new, state.display)
+        if error is not None:
+            state.errors.append(f"{state.display}: internal error: removing the imports the fixes left unused "
+                                f"produced code that does not compile ({error}); they were kept")
             return
         state.text = new
 
@@ -235,20 +230,26 @@ class Linter:
             new = apply_fixes(ctx, chosen)
             if new == state.text:
                 return changed
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    compile(new, state.display, "exec", dont_inherit=True)
-            except (SyntaxError, ValueError) as exc:
-                state.errors.append(
-                    f"{state.display}: internal error: the fix of {rule.code} produced code that does not compile "
-                    f"({getattr(exc, 'msg', exc)}, line {getattr(exc, 'lineno', '?')}); that fix was not applied"
-                )
+            error = _compile_error(new, state.display)
+            if error is not None:
+                state.errors.append(f"{state.display}: internal error: the fix of {rule.code} produced code that "
+                                    f"does not compile ({error}); that fix was not applied")
                 return changed
             state.text = new
             state.fixes_applied += len(chosen)
             changed = True
         return changed
+
+
+def _compile_error(text: str, display: str) -> str | None:
+    """Why ``text`` does not compile (``invalid syntax, line 3``), or None when it does."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, display, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        return f"{getattr(exc, 'msg', exc)}, line {getattr(exc, 'lineno', '?')}"
+    return None
 
 
 @contextlib.contextmanager

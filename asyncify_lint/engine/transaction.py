@@ -38,7 +38,7 @@ from asyncify_lint.engine.source import (
     write_refusal,
     write_target,
 )
-from asyncify_lint.project.cache import CACHE_DIR
+from asyncify_lint.project.cache import CACHE_DIR, make_dir
 
 JOURNAL_NAME = "migration.journal"
 _FORMAT = "asyncify-lint migration journal"
@@ -177,19 +177,8 @@ def _journal_bytes(changes: list[Change]) -> bytes:
     return json.dumps({"format": _FORMAT, "version": _VERSION, "files": files}, indent=1).encode("utf-8") + b"\n"
 
 
-def _ensure_cache_dir(directory: str) -> bool:
-    """Create the directory as the summaries cache does, with a ``.gitignore`` of ``*`` in it; True if
-    this made it."""
-    made = not os.path.isdir(directory)
-    os.makedirs(directory, exist_ok=True)
-    ignore = os.path.join(directory, ".gitignore")
-    if not os.path.exists(ignore):
-        write_atomic(ignore, b"*\n")
-    return made
-
-
 def _drop_cache_dir(directory: str) -> None:
-    """Remove the directory ``_ensure_cache_dir`` made for the journal, if nothing else came into it:
+    """Remove the directory ``make_dir`` made for the journal, if nothing else came into it:
     a migration leaves no more than its files."""
     with contextlib.suppress(OSError):
         if os.listdir(directory) == [".gitignore"]:
@@ -208,7 +197,7 @@ def commit(changes: list[Change], journal: str) -> None:
     journal_dir = os.path.dirname(journal)
     made = False
     try:
-        made = _ensure_cache_dir(journal_dir)
+        made = make_dir(journal_dir, ignored=True)
         remove_stray_temps(journal_dir)
         write_atomic(journal, _journal_bytes(changes))
         sync_directory(journal_dir)
@@ -240,9 +229,7 @@ def commit(changes: list[Change], journal: str) -> None:
     except Interrupted as exc:
         exc.written = _count_written(changes)
         raise
-    for directory in sorted({os.path.dirname(write_target(c.path)) for c in changes}):
-        sync_directory(directory)
-    _remove(journal)
+    _settle(changes, journal)
     if made:
         _drop_cache_dir(journal_dir)
 
@@ -269,6 +256,13 @@ def _undo(written: list[Change]) -> bool:
         except (ChangedOnDisk, OSError):
             ok = False
     return ok
+
+
+def _settle(changes: list[Change], journal: str) -> None:
+    """Every file is written: sync the directories the renames changed, then remove the journal."""
+    for directory in sorted({os.path.dirname(write_target(c.path)) for c in changes}):
+        sync_directory(directory)
+    _remove(journal)
 
 
 def _remove(path: str) -> None:
@@ -401,6 +395,4 @@ def finish(pending: list[Change], journal: str) -> None:
     except Interrupted as exc:
         exc.written = _count_written(pending)
         raise
-    for directory in sorted({os.path.dirname(write_target(c.path)) for c in pending}):
-        sync_directory(directory)
-    _remove(journal)
+    _settle(pending, journal)

@@ -182,17 +182,19 @@ def _encode(entries: dict[str, tuple]) -> bytes:
     return b"\n".join([json.dumps(header, separators=(",", ":")).encode("ascii"), *(v[3] for v in values), b""])
 
 
-def _make_dir(directory: str, root: str) -> None:
-    """Create the cache directory if need be. One the tool creates (and the default one) ignores
-    itself in git; a directory that was there already (the user's) is left as it is."""
+def make_dir(directory: str, ignored: bool) -> bool:
+    """Create a directory of the tool's if need be (True if this made it). One the tool creates, and
+    one that is ``ignored`` (the project's ``.asyncify_cache``), ignores itself in git (a ``.gitignore``
+    of ``*``); a directory that was there already (the user's) is otherwise left as it is."""
     created = not os.path.isdir(directory)
     os.makedirs(directory, exist_ok=True)
     ignore = os.path.join(directory, ".gitignore")
-    if (created or directory == os.path.join(root, CACHE_DIR)) and not os.path.exists(ignore):
+    if (created or ignored) and not os.path.exists(ignore):
         fd, tmp = tempfile.mkstemp(prefix=".gitignore-", dir=directory)
         with os.fdopen(fd, "w") as f:
             f.write("*\n")
         os.replace(tmp, ignore)
+    return created
 
 
 def _remove_old_formats(directory: str) -> None:
@@ -213,7 +215,7 @@ def save(root: str, entries: dict[str, tuple], settings=None, changes: bool = Fa
     directory = cache_dir(root, settings)
     target = changes_file(root, settings) if changes else cache_file(root, settings)
     try:
-        _make_dir(directory, root)
+        make_dir(directory, directory == os.path.join(root, CACHE_DIR))
         fd, tmp = tempfile.mkstemp(prefix=".summaries-", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "wb") as f:

@@ -7,6 +7,7 @@ import atexit
 import difflib
 import errno
 import gc
+import importlib
 import json
 import os
 import re
@@ -219,7 +220,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FINDINGS
 
 
+# `asyncify-lint NAME ...`: a command of its own, in its own module (imported only when used), whose
+# `main(argv)` returns the exit code. Anything else is a check of the paths given.
+SUBCOMMANDS: dict[str, str] = {}
+
+
 def _main(argv: list[str]) -> int:
+    if argv and argv[0] in SUBCOMMANDS:
+        module = importlib.import_module(SUBCOMMANDS[argv[0]])
+        return module.main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.explain:
         return explain(args.explain)

@@ -27,11 +27,14 @@ LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "
              "extend-test-paths", "blocking-calls", "blocking-patterns", "unfixable")
 BOOL_KEYS = ("unsafe-fixes",)
 STRATEGIES = ("migrate", "bridge")
+#: whether the project is being migrated or is async already (project/state.py); "auto": detected
+PROJECT_STATES = ("auto", "migrating", "async")
 KNOWN_KEYS = set(LIST_KEYS) | set(BOOL_KEYS) | {"per-rule", "strategy", "max-file-size"}
 #: the versions fixes target, over what the project's files say (project/versions.py)
 TARGET_KEYS = {"target-sqlalchemy": re.compile(r"^[12]\.[0-9]+$"), "target-pydantic": re.compile(r"^[12]$")}
 KNOWN_KEYS |= set(TARGET_KEYS)
 KNOWN_KEYS.add("cache-dir")
+KNOWN_KEYS.add("project-state")
 
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
@@ -98,6 +101,8 @@ class Settings:
     per_rule: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: "migrate" (default) or "bridge": keep the names sync tests use working (asyncify_lint/bridge.py)
     strategy: str = "migrate"
+    #: "auto" (detected), "migrating" or "async": where the migration rules report (project/state.py)
+    project_state: str = "auto"
     #: files larger than this many bytes are not analysed (one AFY001 each instead); 0: no limit
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     #: the SQLAlchemy ("1.4", "2.0") and pydantic ("1", "2") versions fixes target; None: detected
@@ -218,6 +223,10 @@ def _apply(settings: Settings, data: dict[str, Any], where: str) -> None:
             if value not in STRATEGIES:
                 raise ConfigError(f"{where}: strategy must be one of {', '.join(STRATEGIES)}, not {value!r}")
             settings.strategy = value
+        elif key == "project-state":
+            if value not in PROJECT_STATES:
+                raise ConfigError(f"{where}: project-state must be one of {', '.join(PROJECT_STATES)}, not {value!r}")
+            settings.project_state = value
         elif key in TARGET_KEYS:
             text = str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
             if not TARGET_KEYS[key].match(text):

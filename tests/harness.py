@@ -7,7 +7,8 @@ Annotation grammar (parsed, never evaluated), in a trailing comment of a code li
 several may follow each other: `# AFY301 # AFY302:1`. Full-line comments are never annotations.
 Header lines `# ARG --select=AFY301,AFY302` / `# ARG --unsafe-fixes` set the run's options;
 `# ARG --target-sqlalchemy=1.4` / `# ARG --target-pydantic=1` the versions the fixes target (the
-configuration keys `target-sqlalchemy` / `target-pydantic`).
+configuration keys `target-sqlalchemy` / `target-pydantic`); `# ARG --project-state=async` whether the
+project is migrating or async already (the key `project-state`; detected when not given).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def parse_args(text: str, default_code: str) -> dict:
                 opts["select"] = arg.split("=", 1)[1].split(",")
             elif arg == "--unsafe-fixes":
                 opts["unsafe"] = True
-            elif arg.startswith(("--target-sqlalchemy=", "--target-pydantic=")):
+            elif arg.startswith(("--target-sqlalchemy=", "--target-pydantic=", "--project-state=")):
                 key, value = arg[2:].split("=", 1)
                 opts["targets"][key.replace("-", "_")] = value
     return opts

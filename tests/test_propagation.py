@@ -156,9 +156,11 @@ def test_sync_bound_functions_stay_sync_and_run_in_the_greenlet(tmp_path):
 
 def test_sync_function_that_schedules_a_coroutine_stays_sync(tmp_path):
     """`coro = f(); ensure_future(coro)` in a sync def schedules on purpose; a dropped or returned
-    `f()` needs the caller to become async (AFY402): a service returning a repository coroutine."""
+    `f()` needs the caller to become async (AFY402): a service returning a repository coroutine (in a
+    FastAPI app being migrated: in an async library, see the next test)."""
     text = """
         import asyncio
+        from fastapi import FastAPI
 
 
         async def work():
@@ -178,7 +180,47 @@ def test_sync_function_that_schedules_a_coroutine_stays_sync(tmp_path):
             work()
     """
     diags, _, _ = Run(str(tmp_path), textwrap.dedent(text), ["AFY402"], unsafe=True, name="mod.py").check()
-    assert [(d.code, d.line) for d in diags] == [("AFY402", 14), ("AFY402", 18)]  # `wrapper`, `forgets`
+    assert [(d.code, d.line) for d in diags] == [("AFY402", 15), ("AFY402", 19)]  # `wrapper`, `forgets`
+
+
+def test_async_library_hands_coroutines_on_from_sync_code(tmp_path):
+    """In a project that is async already, a sync function returning a coroutine that nothing in the
+    project calls is its API (annotated or not); one returning it to callers that all await it hands it
+    back; a dropped coroutine is still a bug (AFY402 and AFY401 agree on each)."""
+    text = """
+        import asyncio
+        from typing import Awaitable
+
+
+        async def work():
+            return 1
+
+
+        def api():
+            return work()
+
+
+        def annotated() -> Awaitable[int]:
+            return work()
+
+
+        def handed_back():
+            return work()
+
+
+        async def user():
+            return await handed_back()
+
+
+        def stored(self):
+            self._pending = work()
+
+
+        def forgets():
+            work()
+    """
+    diags, _, _ = Run(str(tmp_path), textwrap.dedent(text), ["AFY401", "AFY402"], unsafe=True, name="mod.py").check()
+    assert [(d.code, d.line) for d in diags] == [("AFY402", 30), ("AFY401", 31)]  # `forgets` only
 
 
 def test_coroutine_passed_to_a_project_function_that_awaits_it_is_not_missing_an_await(tmp_path):

@@ -6,6 +6,7 @@ from typing import Iterable
 
 from asyncify_lint.diagnostics import Diagnostic
 from asyncify_lint.engine.context import FileContext
+from asyncify_lint.project.state import MIGRATION_CODES, reached
 from asyncify_lint.registry import Rule
 
 
@@ -39,5 +40,9 @@ def run_rules(ctx: FileContext, rules: Iterable[Rule]) -> list[Diagnostic]:
                 continue
             except Exception as exc:  # a rule bug must not take the whole run down silently
                 raise InternalError(rule.code, ctx.display_path, exc) from exc
+    project = ctx.project
+    if out and project is not None and project.state.is_async:
+        # an async project: the migration rules report only where the migration reaches
+        out = [d for d in out if d.code not in MIGRATION_CODES or reached(ctx, d.code, d.line, d.col)]
     out.sort(key=Diagnostic.sort_key)
     return out

@@ -991,8 +991,18 @@ def engine_becomes_async(ctx: FileContext, expr: ast.AST) -> str | None:
     mctx, call = made
     memo = mctx.cache.setdefault("sqla.engine_blocker", {})
     if id(call) not in memo:
-        memo[id(call)] = engine_blocker(mctx, call)
+        memo[id(call)] = engine_blocker(mctx, call) or kept_sync_engine(mctx, call)
     return "stays sync" if memo[id(call)] else "sync"
+
+
+def kept_sync_engine(ctx: FileContext, call: ast.Call) -> bool:
+    """A sync engine that a project which is async already keeps on purpose: AFY201 does not report it
+    (project/state.py), so it stays sync."""
+    from asyncify_lint.project.state import reached
+
+    project = ctx.project
+    return project is not None and project.state.is_async and not reached(ctx, "AFY201", call.lineno,
+                                                                           call.col_offset)
 
 
 DDL_METHODS = frozenset({"create_all", "drop_all"})

@@ -100,6 +100,7 @@ class Project:
         self.unresolved = 0
         self._store = None  # asyncify_lint.project.cache.SummaryStore, created on first use
         self._versions = None  # the SQLAlchemy / pydantic versions targeted, found on first use
+        self._state = None  # migrating or async already (project/state.py), found on first use
 
     @classmethod
     def for_path(cls, path: str, settings: "Settings | None" = None) -> "Project":
@@ -348,6 +349,16 @@ class Project:
 
             self._versions = detect(self)
         return self._versions
+
+    @property
+    def state(self):
+        """Whether the project is migrating or async already (project/state.py): read once, from the
+        configuration or the files on disk, never from a fix's output."""
+        if self._state is None:
+            from asyncify_lint.project.state import detect
+
+            self._state = detect(self)
+        return self._state
 
     # -- project-wide facts ------------------------------------------------------------------
     def fact(self, key: str, compute: Callable[["Project"], object]) -> object:

@@ -32,6 +32,8 @@ from asyncify_lint.project.summary import (
     MAIN_GUARD,
     IN_GENEXP,
     IN_LAMBDA,
+    RETURNED,
+    STORED,
     CallSite,
     FunctionSummary,
     ModuleSummary,
@@ -244,8 +246,11 @@ class Finding:
 
 
 class CallGraph:
-    def __init__(self, summaries: dict[str, ModuleSummary], modules: dict) -> None:
+    def __init__(self, summaries: dict[str, ModuleSummary], modules: dict, async_project: bool = False) -> None:
         self.summaries = summaries
+        #: the project is async already (project/state.py): a coroutine a sync function returns to no
+        #: caller of the project is its API's value, handed over on purpose
+        self.async_project = async_project
         # a module name two files share (two apps with an `app` package in one repository): the file
         # the project's module map chose (the first listed), as for every other resolution
         by_module = {name: summaries[entry[0]] for name, entry in modules.items() if entry[0] in summaries}
@@ -496,7 +501,13 @@ class CallGraph:
             if not f.session_io and q not in calls_coro:
                 continue
             why = None
+            # in an async project, a sync Session's work in sync code that no async code calls is sync on
+            # purpose (a session handed to a sync library, a script): the migration does not reach it.
+            # An AsyncSession's, or DDL on an async engine, is a bug there too.
+            sync_kept = self.async_project and q not in self.reachable
             for io in f.session_io:
+                if sync_kept and io.kind == "session":
+                    continue
                 if io.kind == "ddl":
                     why = f"it calls `{io.text}()` (line {io.line}), which must run on the AsyncEngine (AFY205)"
                 else:
@@ -505,10 +516,7 @@ class CallGraph:
             if why is None:
                 for e in self.out.get(q, ()):
                     callee = self.functions[e.callee]
-                    # a sync function that drops, returns or uses a coroutine must await it; one that
-                    # hands it over (`task = coro(); loop.create_task(task)`) schedules it on purpose
-                    if (callee.is_async and not callee.generator and e.site.kind == "call"
-                            and not e.site.flags & (AWAITED | ARGUMENT | EXEMPT | HANDED)):
+                    if callee.is_async and not callee.generator and e.site.kind == "call" and self.drops(q, e.site):
                         why = f"it calls the coroutine function `{e.site.text}()` (line {e.site.line})"
                         break
             if why is not None:
@@ -530,6 +538,35 @@ class CallGraph:
                 must[c] = f"it calls `{e.site.text}()` (line {e.site.line}), which must become async"
                 queue.append(c)
         return must, blocked
+
+    def drops(self, q: str | None, site: CallSite) -> bool:
+        """Whether sync code (the function ``q``, or module level for None) that calls a coroutine
+        function at ``site`` drops or uses the coroutine, so that it must await it (and become async),
+        rather than hand it over on purpose: awaited, passed to a call (`create_task(f())`, a runner, a
+        bridge), stored in an attribute or item or yielded, kept in a name it awaits or passes on, made
+        in a lambda (which returns it to whoever calls the lambda), run in a worker thread, or returned
+        by a function that is annotated to return an awaitable or whose callers all await it."""
+        flags = site.flags
+        if flags & (AWAITED | ARGUMENT | EXEMPT | HANDED | STORED | IN_LAMBDA):
+            return False
+        if flags & RETURNED and q is not None:
+            return not self._hands_back(q)
+        return True
+
+    def _hands_back(self, q: str) -> bool:
+        """The sync function ``q`` returns a coroutine on purpose: it is annotated to return an
+        awaitable, or, in a project that is async already, every call of it in the project awaits or
+        hands over what it returns, or nothing in the project calls it (a library's API). (In a project
+        being migrated, those awaits may be the migration's own: the function becomes async.)"""
+        f = self.functions[q]
+        if f.returns_awaitable:
+            return True
+        if self.roles.get(q) or not self.async_project:
+            return False  # an endpoint, dependency or handler: FastAPI does not await a sync def's value
+        calls = [e for e in self.callers.get(q, ()) if e.site.kind == "call"]
+        if not calls:
+            return True
+        return all(e.site.flags & (AWAITED | ARGUMENT | HANDED | STORED) for e in calls)
 
     def blocked_reason(self, q: str, must: dict[str, str] | None = None) -> str | None:
         """Why ``q`` cannot be turned into an ``async def`` mechanically, or None."""
@@ -694,7 +731,7 @@ def build_graph(project) -> CallGraph:
 
     with _no_gc():  # summarising parses every file: the collector would rescan every tree held
         summaries = project.summaries
-        graph = CallGraph(summaries, project.modules)
+        graph = CallGraph(summaries, project.modules, project.state.is_async)
     project.unresolved = graph.unresolved
     return graph
 

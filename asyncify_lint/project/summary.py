@@ -43,7 +43,7 @@ from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.project import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s19"
+SUMMARY_VERSION = f"{__version__}-s21"
 
 # Session I/O that makes its function await: the methods that return an awaitable on an AsyncSession,
 # and the legacy query and bulk methods, which are missing there (a query is rewritten and awaited; a
@@ -76,6 +76,23 @@ IN_GENEXP = 8
 ARGUMENT = 16  # the call is an argument of another call
 HANDED = 32  # the result is stored in a name the function awaits or passes to a call (not `print(x)`), or its `__await__()` is called
 MAIN_GUARD = 64  # at module level, in the body of `if __name__ == "__main__":` (a script's entry point)
+RETURNED = 128  # the value of a `return`: handed to the caller, which may await it
+STORED = 256  # stored in an attribute or an item (`self._task = f()`, `d[k] = f()`) or yielded: kept to run later
+
+#: annotations of a value that is awaited later, by whoever receives it
+AWAITABLE_ANNOTATIONS = frozenset({"Awaitable", "Coroutine", "Future", "Task", "FutureLike", "CoroutineType"})
+
+
+def _awaitable_annotation(node: ast.AST | None) -> bool:
+    """``Awaitable[T]``, ``typing.Coroutine[...]``, ``"asyncio.Future[T]"``: an awaitable's type."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        head = node.value.split("[", 1)[0].strip()
+        return head.rsplit(".", 1)[-1] in AWAITABLE_ANNOTATIONS
+    if isinstance(node, ast.Subscript):
+        node = node.value
+    if isinstance(node, ast.Attribute):
+        return node.attr in AWAITABLE_ANNOTATIONS
+    return isinstance(node, ast.Name) and node.id in AWAITABLE_ANNOTATIONS
 
 
 _EMPTY: frozenset = frozenset()
@@ -145,6 +162,9 @@ class FunctionSummary:
     #: calls in it (not in worker-thread code) of something no analysis can name (``obj.run()`` on a
     #: value of unknown type): counted, no call site kept
     unknown_calls: int = 0
+    #: its return annotation is an awaitable (``-> Awaitable[T]``, ``Coroutine``, ``Future``, ``Task``):
+    #: a coroutine it returns is handed to its caller on purpose
+    returns_awaitable: bool = False
 
 
 _FUNCTION_FIELDS = tuple(FunctionSummary.__dataclass_fields__)
@@ -273,6 +293,7 @@ _PLAIN_FUNCTION: tuple[tuple[str, object], ...] = (
     ("nested", _BOOL), ("decorators", (_DECORATOR, tuple)), ("generator", _BOOL), ("roles", (_ROLE, _first)),
     ("first_param", _OPT_STR), ("calls", (_SITE, _call_site)), ("blocking", (_FINDING, _finding)),
     ("session_io", (_FINDING, _finding)), ("sync_bound", _STR), ("unknown_calls", _INT),
+    ("returns_awaitable", _BOOL),
 )
 #: ModuleSummary's fields, in the order of its list; "str dict": a dict of strings to strings
 _PLAIN_MODULE: tuple[tuple[str, object], ...] = (
@@ -570,6 +591,7 @@ class _Builder:
                 qualname=q, name=node.name, is_async=isinstance(node, ast.AsyncFunctionDef), line=node.lineno,
                 col=node.col_offset, cls=cls, nested=nested,
                 first_param=args[0].arg if args and cls is not None else None,
+                returns_awaitable=_awaitable_annotation(node.returns),
             )
             self.func_by_id[id(node)] = fs
             s.functions[q] = fs
@@ -666,6 +688,14 @@ class _Builder:
                 flags |= ARGUMENT
             elif p.__class__ is ast.Attribute and p.attr == "__await__":  # type: ignore[attr-defined]
                 flags |= HANDED  # `return self._connect().__await__()`: driven by the awaiter
+            elif p.__class__ is ast.Return:
+                flags |= RETURNED
+            elif p.__class__ is ast.Yield or p.__class__ is ast.YieldFrom:
+                flags |= STORED
+            elif ((p.__class__ is ast.Assign or p.__class__ is ast.AnnAssign) and p.value is node  # type: ignore[attr-defined]
+                  and all(t.__class__ in (ast.Attribute, ast.Subscript)
+                          for t in (p.targets if p.__class__ is ast.Assign else [p.target]))):  # type: ignore[attr-defined]
+                flags |= STORED
         fs, above = self._above(node)
         return fs, flags | above
 
@@ -808,7 +838,8 @@ class _Builder:
                 if sqla.is_session(ctx, func.value):  # type: ignore[attr-defined]
                     if fs is not None:
                         text = _short(ctx.segment(func))
-                        fs.session_io.append(Finding(call.lineno, call.col_offset, text, "session", flags))
+                        kind = "async session" if sqla.is_async_session(ctx, func.value) else "session"  # type: ignore[attr-defined]
+                        fs.session_io.append(Finding(call.lineno, call.col_offset, text, kind, flags))
                         if not fs.sync_bound:
                             fs.sync_bound = _sync_bound_reason(ctx, call, text)
                     return

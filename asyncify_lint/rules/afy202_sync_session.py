@@ -165,6 +165,8 @@ def _sessionmaker(ctx: FileContext, call: ast.Call):
         return
     blocker = _bind_blocker(ctx, call)
     if blocker:
+        if ctx.project is not None and ctx.project.state.is_async:
+            return  # sessions of a sync engine that an async project keeps (project/state.py)
         yield RULE.at(ctx, call, None, what=what, why=f"; no fix: {blocker}", title="")
         return
     cls = sqla._keyword(call, "class_")

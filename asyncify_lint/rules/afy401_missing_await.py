@@ -48,7 +48,7 @@ from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers.rewrites import add_await, can_await_here
 from asyncify_lint.helpers.sqla import bound_parameter
-from asyncify_lint.project.callgraph import afy401_target, unawaited_calls_to
+from asyncify_lint.project.callgraph import afy401_target, graph_for, unawaited_calls_to
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -144,8 +144,28 @@ def check(ctx: FileContext, node: ast.Call):
     site, target = entry
     name = site.text
     func = ctx.enclosing_function(node)
-    if func is None:
-        yield RULE.at(ctx, node, name=name, where=" at module level, where it cannot be awaited")
+    if func is None or isinstance(func, ast.FunctionDef):
+        # sync code: reported when it drops or uses the coroutine, as the call graph decides for AFY402
+        found = graph_for(ctx)
+        if found is None:
+            return
+        rel, graph = found
+        f = graph.summaries[rel].function_at(func.lineno, func.col_offset) if func is not None else None
+        if not graph.drops(f.qualname if f is not None else None, site):
+            return
+        if func is None:
+            yield RULE.at(ctx, node, name=name, where=" at module level, where it cannot be awaited")
+            return
+        must = f is not None and f.qualname in graph.must_async
+        where = f" in sync code; `{func.name}` must become async (AFY402)" if must else " in sync code"
+        for a in ctx.ancestors(func):
+            if isinstance(a, ast.AsyncFunctionDef):
+                where = (f" in the nested sync function `{func.name}`; `{func.name}` must become async (AFY402)"
+                         if must else f" in the nested sync function `{func.name}`")
+                break
+            if isinstance(a, (ast.FunctionDef, ast.ClassDef)):
+                break
+        yield RULE.at(ctx, node, name=name, where=where)
         return
     if _handed_over(ctx, node, func):
         return
@@ -158,17 +178,8 @@ def check(ctx: FileContext, node: ast.Call):
     if isinstance(func, ast.AsyncFunctionDef):  # inside a generator expression
         yield RULE.at(ctx, node, name=name, where=" inside a generator expression, where `await` would change its type")
         return
-    outer = None
-    for a in ctx.ancestors(func):
-        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            outer = a
-            break
-        if isinstance(a, ast.ClassDef):
-            break
-    if isinstance(func, ast.Lambda):
-        where = " inside a lambda, which cannot await"
-    elif isinstance(outer, ast.AsyncFunctionDef):
-        where = f" in the nested sync function `{func.name}`; `{func.name}` must become async (AFY402)"
-    else:
-        where = f" in sync code; `{func.name}` must become async (AFY402)"
-    yield RULE.at(ctx, node, name=name, where=where)
+    # a lambda returns the coroutine to whoever calls it: in a project that is async already, that is
+    # handing it over (`retry(lambda: fetch())`); in one that is migrating, it was a value before
+    if ctx.project is not None and ctx.project.state.is_async:
+        return
+    yield RULE.at(ctx, node, name=name, where=" inside a lambda, which cannot await")

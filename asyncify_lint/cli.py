@@ -8,14 +8,13 @@ import difflib
 import errno
 import gc
 import importlib
-import json
 import os
 import re
 import sys
 from collections import Counter
 from typing import Sequence
 
-from asyncify_lint import __version__
+from asyncify_lint import __version__, baseline, output
 from asyncify_lint.bridge import bridge
 from asyncify_lint.config import STRATEGIES, ConfigError, Settings, _check_codes, load_config
 from asyncify_lint.diagnostics import Diagnostic
@@ -63,8 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", choices=STRATEGIES, help="with --fix: `bridge` also keeps working the names "
                    "sync tests use (sync twins, @sync_bridge; see README, Tests tied to the sync API)")
     p.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format")
+    p.add_argument("--output-format", "--format", dest="output_format", choices=tuple(output.FORMATS),
+                   default="text", help="output format")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when diagnostics remain")
+    p.add_argument("--exit-non-zero-on-fix", action="store_true", help="with --fix: exit 1 when files were "
+                   "rewritten, even if no diagnostics remain")
+    p.add_argument("--show-fixes", action="store_true", help="with --fix: list the fixes applied, per file and code")
+    p.add_argument("--baseline", metavar="FILE", help="report only the findings this baseline file does not accept")
+    p.add_argument("--update-baseline", action="store_true", help="write the current findings to the --baseline "
+                   "file, and exit 0")
     p.add_argument("--statistics", action="store_true", help="print the count of each code")
     p.add_argument("--explain", metavar="CODE", help="print the documentation of a rule")
     p.add_argument("--config", metavar="FILE", help="read settings from this setup.cfg or pyproject.toml")
@@ -137,48 +143,6 @@ def collect_files(paths: list[str], project: Project, settings: Settings) -> lis
     return unique
 
 
-def _format_text(d: Diagnostic, fixable: bool) -> str:
-    mark = "[*] " if fixable else ""
-    return f"{d.path}:{d.line}:{d.col + 1}: {d.code} {mark}{d.message}"
-
-
-def _escape_gh(s: str) -> str:
-    """A workflow command's message: ``%``, CR and LF escaped (as the Actions toolkit's escapeData)."""
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_gh_property(s: str) -> str:
-    """A workflow command's property value (``file=``, ``title=``): ``:`` and ``,`` too, which would
-    otherwise end the value (as the Actions toolkit's escapeProperty)."""
-    return _escape_gh(s).replace(":", "%3A").replace(",", "%2C")
-
-
-def _format_github(d: Diagnostic) -> str:
-    return (
-        f"::error title={_escape_gh_property(f'asyncify-lint ({d.code})')},file={_escape_gh_property(d.path)},"
-        f"line={d.line},col={d.col + 1},endLine={d.end_line},endColumn={d.end_col + 1}"
-        f"::{_escape_gh(d.code + ' ' + d.message)}"
-    )
-
-
-def _json(d: Diagnostic, fixable: bool) -> dict:
-    fix = None
-    if d.fix is not None:
-        fix = {
-            "applicability": d.fix.applicability.value,
-            "message": d.fix_title,
-            "applies": fixable,
-        }
-    return {
-        "code": d.code,
-        "message": d.message,
-        "filename": d.path,
-        "location": {"row": d.line, "column": d.col + 1},
-        "end_location": {"row": d.end_line, "column": d.end_col + 1},
-        "fix": fix,
-    }
-
-
 def entry() -> None:
     """The ``asyncify-lint`` command and ``python -m asyncify_lint``: ``main()``, then a fast exit.
 
@@ -207,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"asyncify-lint: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except ConfigError as exc:
+    except (ConfigError, baseline.BaselineError) as exc:
         print(f"asyncify-lint: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -232,6 +196,9 @@ def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.explain:
         return explain(args.explain)
+    if args.update_baseline and (not args.baseline or args.diff):
+        raise UsageError("--update-baseline needs --baseline FILE, and no --diff")
+    accepted = baseline.load(args.baseline) if args.baseline and not args.update_baseline else None
 
     paths = args.paths or [find_root(os.getcwd())]
     cwd_root = find_root(os.getcwd())
@@ -319,7 +286,7 @@ def _main(argv: list[str]) -> int:
             report += _impact_report(linter, states, "after")
         # the test-impact report comes first, before anything is written
         for d in report:
-            print(_format_text(d, False), file=sys.stderr)
+            print(output.format_text_line(d, False), file=sys.stderr)
         if done is not None:
             for line in done.kept:
                 print(f"asyncify-lint: bridge: {line}", file=sys.stderr)
@@ -363,25 +330,34 @@ def _main(argv: list[str]) -> int:
     if args.diff:
         if rewritten:
             exit_code = max(exit_code, EXIT_FINDINGS)
+        if not linter.unsafe_fixes:  # what the diff leaves out
+            diags, failed_check = _check(linter, states)
+            hidden = _hidden(linter, states, diags)
+            if hidden:
+                print(output.hidden_fixes(hidden), file=sys.stderr)
+            if failed_check:
+                exit_code = EXIT_ERROR
         return exit_code if not args.exit_zero else (EXIT_ERROR if exit_code == EXIT_ERROR else EXIT_CLEAN)
 
-    all_diags: list[tuple[Diagnostic, bool]] = []
-    for st in states:
-        for d in linter.check(st):
-            all_diags.append((d, linter.fixable(d, st)))
-        for e in st.errors:
-            print(f"asyncify-lint: error: {e}", file=sys.stderr)
-            exit_code = EXIT_ERROR
-    all_diags.sort(key=lambda df: df[0].sort_key())
-
-    if args.format == "json":
-        print(json.dumps([_json(d, f) for d, f in all_diags], indent=2))
-    elif args.format == "github":
-        for d, _ in all_diags:
-            print(_format_github(d))
-    else:
-        for d, f in all_diags:
-            print(_format_text(d, f))
+    diags, failed_check = _check(linter, states)
+    if failed_check:
+        exit_code = EXIT_ERROR
+    by_display = {st.display: st for st in states}
+    report = output.Report(
+        diags,
+        project.root,
+        linter.rules,
+        {st.display: _report_file(project, st) for st in states},
+        lambda d: linter.fix_edits(by_display[d.path], d.fix) if d.fix is not None else [],
+    )
+    if args.update_baseline:
+        n = baseline.write(args.baseline, report)
+        print(f"asyncify-lint: wrote {n} finding{'s' if n != 1 else ''} to {args.baseline}", file=sys.stderr)
+        return exit_code if exit_code == EXIT_ERROR else EXIT_CLEAN
+    if accepted is not None:
+        report = baseline.new_findings(report, accepted)
+    all_diags = report.diagnostics
+    sys.stdout.write(output.FORMATS[args.output_format](report))
     if args.statistics:
         counts = Counter(d.code for d, _ in all_diags)
         fixable = Counter(d.code for d, f in all_diags if f)
@@ -390,21 +366,49 @@ def _main(argv: list[str]) -> int:
             name = rule.name if rule else ""
             print(f"{n:>5}\t{code}\t{'[*] ' if fixable[code] else ''}{name}")
         print(f"{project.unresolved:>5}\tunresolved calls")
-    if args.format == "text" and all_diags:
-        n = len(all_diags)
+    if args.output_format == "text":
+        fixed = {st.display: st.fixed for st in states if st.fixed}
+        if args.show_fixes and fixed:
+            print(f"\n{output.fix_summary(fixed)}")
         nfix = sum(1 for _, f in all_diags if f)
-        hidden = sum(1 for d, f in all_diags if not f and d.fix is not None and d.fix.applicability.value == "unsafe")
-        summary = f"Found {n} error{'s' if n != 1 else ''}."
-        if nfix:
-            summary += f"\n[*] {nfix} fixable with the `--fix` option."
-        if hidden and not settings.unsafe_fixes:
-            summary += f"\n{hidden} hidden fixes can be enabled with the `--unsafe-fixes` option."
-        print(summary)
-    if all_diags or rewritten:
+        sys.stdout.write(output.summary(len(all_diags), nfix, _hidden(linter, states, all_diags),
+                                        sum(sum(c.values()) for c in fixed.values())))
+    if all_diags or (rewritten and args.exit_non_zero_on_fix):
         exit_code = max(exit_code, EXIT_FINDINGS)
     if args.exit_zero and exit_code == EXIT_FINDINGS:
         return EXIT_CLEAN
     return exit_code
+
+
+def _check(linter: Linter, states: list[FileState]) -> tuple[list[tuple[Diagnostic, bool]], bool]:
+    """The diagnostics of the files' current text, sorted, each with whether its fix applies; and whether
+    a rule failed (said on stderr)."""
+    diags: list[tuple[Diagnostic, bool]] = []
+    failed = False
+    for st in states:
+        for d in linter.check(st):
+            diags.append((d, linter.fixable(d, st)))
+        for e in st.errors:
+            print(f"asyncify-lint: error: {e}", file=sys.stderr)
+            failed = True
+    diags.sort(key=lambda df: df[0].sort_key())
+    return diags, failed
+
+
+def _hidden(linter: Linter, states: list[FileState], diags: list[tuple[Diagnostic, bool]]) -> int:
+    """How many of ``diags`` have a fix that only ``--unsafe-fixes`` would apply."""
+    if linter.unsafe_fixes:
+        return 0
+    by_display = {st.display: st for st in states}
+    return sum(1 for d, f in diags if not f and linter.fixable(d, by_display[d.path], unsafe=True))
+
+
+def _report_file(project: Project, st: FileState) -> output.ReportFile:
+    source = st.source
+    if source is not None and st.text is not None and st.text != source.text:
+        source = source.with_text(st.text)
+    return output.ReportFile(st.relpath.replace(os.sep, "/"), os.path.normpath(os.path.join(project.root, st.relpath)),
+                             source)
 
 
 def _impact_report(linter: Linter, states: list[FileState], when: str) -> list[Diagnostic]:
@@ -481,6 +485,7 @@ def _write_migration(project: Project, states: list[FileState], new_files: dict[
         for line in refusal:
             print(f"asyncify-lint: error: {line}", file=sys.stderr)
         for st in states:
+            st.fixed.clear()
             if st.changed:
                 assert st.source is not None
                 st.text = st.source.text

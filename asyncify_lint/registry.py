@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 Handler = Callable[["FileContext", ast.AST], Iterable[Diagnostic]]
 
 REQUIRED_DOC_SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety")
+_WHAT_IT_DOES = re.compile(r"^## What it does\s*\n(.*?)(?:\n\s*\n|\n## |\Z)", re.S | re.M)
 
 
 @dataclass
@@ -82,6 +84,34 @@ class Rule:
             if line.strip() and not line.startswith("#"):
                 return line.strip()
         return self.message
+
+    @property
+    def what_it_does(self) -> str:
+        """The first paragraph of the docs' "What it does" section, on one line."""
+        m = _WHAT_IT_DOES.search(self.doc)
+        return " ".join(m.group(1).split()) if m else self.summary
+
+    @property
+    def short_description(self) -> str:
+        """The first sentence of "What it does" (the README's rules table, SARIF's rule descriptions)."""
+        return first_sentence(self.what_it_does)
+
+
+def first_sentence(text: str) -> str:
+    """Up to the first `.`, `:` or `;` that ends a clause: outside backticks and brackets, before a space."""
+    depth, code = 0, False
+    for i, ch in enumerate(text):
+        if ch == "`":
+            code = not code
+        elif code:
+            continue
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(depth - 1, 0)
+        elif ch in ".:;" and depth == 0 and (i + 1 == len(text) or text[i + 1].isspace()):
+            return text[:i] + "."
+    return text
 
 
 _RULES: dict[str, Rule] = {}

@@ -118,11 +118,11 @@ def test_github_format_escapes_file_names(proj):
 
 
 def test_github_format_escapes_newlines_in_messages():
-    from asyncify_lint.cli import _format_github
     from asyncify_lint.diagnostics import Diagnostic
+    from asyncify_lint.output import FORMATS, Report
 
     d = Diagnostic("AFY001", "cannot parse: a\nb, c: 100%", "x.py", 1, 0, 1, 0)
-    assert _format_github(d).endswith("::AFY001 cannot parse: a%0Ab, c: 100%25")
+    assert FORMATS["github"](Report([(d, False)])).endswith("::AFY001 cannot parse: a%0Ab, c: 100%25\n")
 
 
 @pytest.mark.parametrize(

@@ -112,14 +112,70 @@ def test_exit_1_with_findings_and_text_format(proj):
     assert "app.py:19:1: AFY301 [*] endpoint" in out and "[*] 4 fixable with the `--fix` option." in out
 
 
-def test_exit_1_after_rewriting_then_0(proj):
+def test_fix_exits_0_when_nothing_remains_and_says_what_it_fixed(proj):
     p = write(proj, "app.py", ENDPOINT)
     rc, out, err = run("app.py", "--fix", "--unsafe-fixes")
-    assert rc == 1
-    assert out == ""  # nothing remains
+    assert rc == 0  # as ruff: --fix fails only on what remains
+    assert out == "Found 1 error (1 fixed, 0 remaining).\n"
     assert err == "Rewriting app.py\n"
     assert p.read_text() == ENDPOINT.replace("def index", "async def index")
     assert run("app.py", "--fix", "--unsafe-fixes") == (0, "", "")
+
+
+def test_exit_non_zero_on_fix(proj):
+    p = write(proj, "app.py", ENDPOINT)
+    rc, out, err = run("app.py", "--fix", "--unsafe-fixes", "--exit-non-zero-on-fix")
+    assert (rc, out, err) == (1, "Found 1 error (1 fixed, 0 remaining).\n", "Rewriting app.py\n")
+    assert "async def index" in p.read_text()
+    # nothing rewritten: 0 again
+    assert run("app.py", "--fix", "--unsafe-fixes", "--exit-non-zero-on-fix") == (0, "", "")
+
+
+def test_fix_summary_counts_what_remains_and_the_hidden_fixes(proj):
+    p = write(proj, "app.py", APP)
+    write(proj, "jobs.py", "import time\n\n\nasync def tick():\n    time.sleep(1)\n    time.sleep(2)\n")
+    rc, out, err = run(".", "--fix", "--show-fixes")
+    assert rc == 1 and err == "Rewriting jobs.py\n"
+    assert p.read_text() == APP  # its fixes are unsafe
+    assert codes_lines(out) == APP_DIAGS
+    assert out.endswith(
+        "\nFixed 2 errors:\n"
+        "- jobs.py:\n"
+        "    2 × AFY110 (blocking-sleep-in-async)\n"
+        "\n"
+        "Found 6 errors (2 fixed, 4 remaining).\n"
+        "4 hidden fixes can be enabled with the `--unsafe-fixes` option.\n"
+    ), out
+    # without --show-fixes: the summary only
+    write(proj, "jobs.py", "import time\n\n\nasync def tick():\n    time.sleep(1)\n")
+    rc, out, _ = run(".", "--fix")
+    assert "Fixed" not in out and out.endswith("Found 5 errors (1 fixed, 4 remaining).\n"
+                                               "4 hidden fixes can be enabled with the `--unsafe-fixes` option.\n")
+
+
+def test_show_fixes_lists_each_file_and_code_most_frequent_first(proj):
+    write(proj, "app.py", APP)
+    write(proj, "b.py", ENDPOINT)
+    rc, out, err = run(".", "--fix", "--unsafe-fixes", "--show-fixes")
+    assert rc == 0, err
+    assert out == (
+        "\nFixed 5 errors:\n"
+        "- app.py:\n"
+        "    2 × AFY301 (sync-endpoint)\n"
+        "    2 × AFY302 (sync-dependency)\n"
+        "- b.py:\n"
+        "    1 × AFY301 (sync-endpoint)\n"
+        "\n"
+        "Found 5 errors (5 fixed, 0 remaining).\n"
+    )
+
+
+def test_a_refused_migration_fixed_nothing(proj):
+    p = write(proj, "app.py", ENDPOINT)
+    os.chmod(p, 0o444)  # not writable: the migration is refused, nothing is written
+    rc, out, err = run("app.py", "--fix", "--unsafe-fixes", "--show-fixes")
+    assert rc == 2 and "Rewriting" not in err, err
+    assert "fixed" not in out and out.endswith("Found 1 error.\n[*] 1 fixable with the `--fix` option.\n"), out
 
 
 def test_exit_zero(proj):
@@ -273,6 +329,18 @@ def test_diff_writes_nothing_and_prints_a_unified_diff(proj):
     assert run("clean.py", "--diff") == (0, "", "")
 
 
+def test_diff_says_how_many_fixes_it_hides(proj):
+    # a sync app whose fixes are all unsafe: an empty diff, and why
+    write(proj, "app.py", APP)
+    assert run("app.py", "--diff") == (0, "", "4 hidden fixes can be enabled with the `--unsafe-fixes` option.\n")
+    write(proj, "jobs.py", "import time\n\n\nasync def tick():\n    time.sleep(1)\n")
+    rc, out, err = run(".", "--diff")
+    assert rc == 1 and out.startswith("--- a/jobs.py\n+++ b/jobs.py\n")
+    assert err == "4 hidden fixes can be enabled with the `--unsafe-fixes` option.\n"
+    rc, out, err = run(".", "--diff", "--unsafe-fixes")
+    assert rc == 1 and "+++ b/app.py" in out and err == ""
+
+
 def test_fix_without_unsafe_applies_only_safe_fixes(proj):
     p = write(proj, "app.py", APP)
     rc, out, err = run("app.py", "--fix")
@@ -283,9 +351,9 @@ def test_fix_without_unsafe_applies_only_safe_fixes(proj):
 def test_select_one_rule_fixes_only_that_rule(proj):
     p = write(proj, "app.py", APP)
     rc, out, err = run("app.py", "--fix", "--unsafe-fixes", "--select", "AFY301")
-    assert rc == 1
+    assert rc == 0
     assert err == "Rewriting app.py\n"
-    assert out == ""  # only AFY301 is selected, and it is all fixed
+    assert out == "Found 2 errors (2 fixed, 0 remaining).\n"  # only AFY301 is selected, and it is all fixed
     fixed = p.read_text()
     assert fixed == APP_ENDPOINTS_FIXED  # the dependencies are still plain `def`
     compile(fixed, "app.py", "exec")

@@ -161,7 +161,7 @@ def test_a_symlink_stays_a_symlink_and_its_target_gets_the_text(proj, tmp_path):
     link = proj / "app.py"
     os.symlink(target, link)
     rc, _, err = run("app.py", *FIX)
-    assert rc == 1 and err == "Rewriting app.py\n"
+    assert rc == 0 and err == "Rewriting app.py\n"
     assert os.path.islink(link) and os.readlink(link) == str(target)
     assert target.read_text() == FIXED
     assert temporaries(tmp_path) == []
@@ -171,7 +171,7 @@ def test_a_symlink_and_its_target_both_in_the_run_are_written_once(proj):
     target = write(proj, "impl.py", ENDPOINT)
     os.symlink("impl.py", proj / "app.py")
     rc, _, err = run(".", *FIX)
-    assert rc == 1, err
+    assert rc == 0, err
     assert os.path.islink(proj / "app.py")
     assert target.read_text() == FIXED
 
@@ -183,7 +183,7 @@ def test_a_hard_link_stays_shared(proj, tmp_path):
     os.link(p, other)
     inode = p.stat().st_ino
     rc, _, err = run("app.py", *FIX)
-    assert rc == 1 and err == "Rewriting app.py\n"
+    assert rc == 0 and err == "Rewriting app.py\n"
     assert p.stat().st_ino == inode == other.stat().st_ino and p.stat().st_nlink == 2
     assert p.read_text() == FIXED and other.read_text() == FIXED
 
@@ -275,7 +275,7 @@ def test_an_interrupted_migration_is_finished_by_the_next_fix_run(proj, monkeypa
 
     # --fix finishes it: the same bytes as a migration that was not interrupted
     rc, out, err = run(".", *FIX)
-    assert rc == 1, err
+    assert rc == 0, err
     assert err.startswith("asyncify-lint: finishing a migration that was interrupted (1 of its 2 files left to write)\n")
     assert a.read_text() == FIXED and b.read_text() == FIXED
     assert not journal(proj).exists() and not (proj / ".asyncify_cache").exists() or \
@@ -324,7 +324,7 @@ def test_an_ill_formed_journal_is_reported_and_ignored(proj, content):
     a = write(proj, "a.py", ENDPOINT)
     write(proj, ".asyncify_cache/migration.journal", content)
     rc, _, err = run("a.py", *FIX)
-    assert rc == 1, err
+    assert rc == 0, err
     assert err.startswith(f"asyncify-lint: warning: {os.path.join('.asyncify_cache', 'migration.journal')} is "
                           "not a migration journal this version can read (")
     assert err.endswith("); ignored\nRewriting a.py\n")
@@ -376,7 +376,7 @@ def test_stray_temporary_files_of_a_killed_run_are_removed(proj):
     fresh_legacy = write(proj, ".asyncify-abc123.tmp", "an earlier version's, maybe writing now")
     others = [write(proj, name, "not ours") for name in (".asyncify-notes.txt", "x.tmp", ".asyncify-1-a.tmp.bak")]
     rc, _, err = run("app.py", *FIX)
-    assert rc == 1 and p.read_text() == FIXED
+    assert rc == 0 and p.read_text() == FIXED
     assert not stray.exists()
     assert alive.exists() and fresh_legacy.exists() and all(o.exists() for o in others)
     old = write(proj, ".asyncify-def456.tmp", "an earlier version's, from long ago")
@@ -409,7 +409,7 @@ def test_ctrl_c_while_writing_keeps_the_journal_and_restores_the_handlers(proj, 
     assert journal(proj).exists()
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
     monkeypatch.setattr(transaction, "write_atomic", real)
-    assert run(".", *FIX)[0] == 1
+    assert run(".", *FIX)[0] == 0
     assert (proj / "a.py").read_text() == FIXED == (proj / "b.py").read_text()
     assert not journal(proj).exists()
 
@@ -456,6 +456,6 @@ def test_sigterm_while_writing_removes_the_temporary_file_and_keeps_the_journal(
     assert journal(proj).exists()
     assert sorted([(proj / "a.py").read_text(), (proj / "b.py").read_text()]) == sorted([FIXED, ENDPOINT])
     rc, _, err = run(".", *FIX)
-    assert rc == 1, err
+    assert rc == 0, err
     assert (proj / "a.py").read_text() == FIXED == (proj / "b.py").read_text()
     assert not journal(proj).exists()

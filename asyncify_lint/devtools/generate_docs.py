@@ -58,28 +58,9 @@ def render_page(rule: Rule) -> str:
     return "\n".join(header) + "\n" + rule.doc.strip("\n") + "\n"
 
 
-def first_sentence(text: str) -> str:
-    """Up to the first `.`, `:` or `;` that ends a clause: outside backticks and brackets, before a space."""
-    depth, code = 0, False
-    for i, ch in enumerate(text):
-        if ch == "`":
-            code = not code
-        elif code:
-            continue
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth = max(depth - 1, 0)
-        elif ch in ".:;" and depth == 0 and (i + 1 == len(text) or text[i + 1].isspace()):
-            return text[:i] + "."
-    return text
-
-
 def summary(rule: Rule) -> str:
-    """The first sentence of the rule's "What it does" section."""
-    m = re.search(r"^## What it does\s*\n(.*?)(?:\n\s*\n|\n## |\Z)", rule.doc, re.S | re.M)
-    text = " ".join(m.group(1).split()) if m else rule.summary
-    return first_sentence(text).replace("|", "\\|")
+    """The first sentence of the rule's "What it does" section, for a Markdown table cell."""
+    return rule.short_description.replace("|", "\\|")
 
 
 def render_table(rules: list[Rule]) -> str:

@@ -7,13 +7,14 @@ import contextlib
 import gc
 import os
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 
 from asyncify_lint.config import Settings, too_large_message
-from asyncify_lint.diagnostics import Diagnostic
+from asyncify_lint.diagnostics import Diagnostic, Edit, Fix
 from asyncify_lint.engine.checker import InternalError, run_rules
 from asyncify_lint.engine.context import FileContext
-from asyncify_lint.engine.fixer import apply_fixes, choose
+from asyncify_lint.engine.fixer import apply_fixes, choose, import_edits
 from asyncify_lint.engine.imports import prune_unused_imports
 from asyncify_lint.engine.noqa import filter_noqa
 from asyncify_lint.engine.source import DecodeError, SourceError, SourceFile
@@ -35,7 +36,8 @@ class FileState:
     errors: list[str] = field(default_factory=list)
     #: AFY001 for a file that was read but cannot be decoded (``source`` is then None)
     load_error: Diagnostic | None = None
-    fixes_applied: int = 0
+    #: the fixes applied to ``text``, per rule code
+    fixed: Counter[str] = field(default_factory=Counter)
     #: (text, project generation, context) of the last parse in --fix
     fix_context: tuple | None = field(default=None, repr=False)
 
@@ -151,13 +153,20 @@ class Linter:
         ctx.display_path = state.display
         return ctx
 
-    def fixable(self, d: Diagnostic, state: FileState) -> bool:
+    def fixable(self, d: Diagnostic, state: FileState, unsafe: bool | None = None) -> bool:
+        """Whether ``--fix`` applies the fix of ``d``; ``unsafe`` stands for the run's ``--unsafe-fixes``."""
         return (
             not state.is_test
             and state.relpath.endswith(".py")
             and not d.code.startswith(self.unfixable)
-            and d.fix_applies(self.unsafe_fixes)
+            and d.fix_applies(self.unsafe_fixes if unsafe is None else unsafe)
         )
+
+    def fix_edits(self, state: FileState, fix: Fix) -> list[Edit]:
+        """The edits of one fix of a diagnostic of ``state``'s current text, with the import lines it
+        needs, in text order (an import line first where both insert at one offset)."""
+        ctx = self._shared_context(state) or self._fix_context(state)
+        return sorted(import_edits(ctx, fix.imports) + fix.edits, key=lambda e: (e.start, e.end))
 
     # -- fixing ------------------------------------------------------------------------------
     def fix_rules(self) -> list[Rule]:
@@ -236,7 +245,7 @@ class Linter:
                                     f"does not compile ({error}); that fix was not applied")
                 return changed
             state.text = new
-            state.fixes_applied += len(chosen)
+            state.fixed[rule.code] += len(chosen)
             changed = True
         return changed
 

@@ -16,7 +16,15 @@ from typing import Sequence
 
 from asyncify_lint import __version__, baseline, output
 from asyncify_lint.bridge import bridge
-from asyncify_lint.config import STRATEGIES, ConfigError, Settings, _check_codes, load_config
+from asyncify_lint.config import (
+    STRATEGIES,
+    ConfigError,
+    Settings,
+    _check_codes,
+    load_config,
+    load_nearest_config,
+    parse_per_file_ignores,
+)
 from asyncify_lint.diagnostics import Diagnostic
 from asyncify_lint.engine.runner import MAX_CYCLES, FileState, Linter, display_path, gc_paused
 from asyncify_lint.engine.transaction import (
@@ -33,7 +41,8 @@ from asyncify_lint.engine.transaction import (
     signals_interrupt,
 )
 from asyncify_lint.project import Project
-from asyncify_lint.project.discover import find_root, has_marker, matches_any, walk_files
+from asyncify_lint.project.approot import choose_root
+from asyncify_lint.project.discover import matches_any, walk_files
 from asyncify_lint.registry import all_rules, get_rule
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -52,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="asyncify-lint",
         description="Find what is still synchronous in a FastAPI + SQLAlchemy app, and fix it mechanically.",
+        epilog="`asyncify-lint rule CODE|NAME|--all` prints the documentation of rules.",
     )
     p.add_argument("paths", nargs="*", help="files or directories (default: the project containing the current directory)")
     p.add_argument("--select", help="comma-separated code prefixes to enable (e.g. AFY3,AFY201)")
@@ -64,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
     p.add_argument("--output-format", "--format", dest="output_format", choices=tuple(output.FORMATS),
                    default="text", help="output format")
+    p.add_argument("--exclude", metavar="GLOBS", help="comma-separated patterns of files to leave out, "
+                   "replacing the configured ones (as the `exclude` setting)")
+    p.add_argument("--extend-exclude", metavar="GLOBS", help="patterns to leave out in addition to `exclude`")
+    p.add_argument("--per-file-ignores", metavar="PAIRS", action="append", help="`glob:CODE,CODE` pairs: codes "
+                   "ignored in the files a pattern matches (flake8's syntax; replaces the setting)")
+    p.add_argument("--fixable", metavar="PREFIXES", help="comma-separated code prefixes whose fixes apply "
+                   "(default: all)")
+    p.add_argument("--unfixable", metavar="PREFIXES", help="code prefixes whose fixes never apply")
+    p.add_argument("--add-noqa", action="store_true", help="add a `# noqa: AFYnnn` directive to every line with a "
+                   "finding; write the files")
+    p.add_argument("--stdin-filename", metavar="NAME", help="read the source from stdin and report it as NAME; "
+                   "with --fix, print the fixed source on stdout and write nothing")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when diagnostics remain")
     p.add_argument("--exit-non-zero-on-fix", action="store_true", help="with --fix: exit 1 when files were "
                    "rewritten, even if no diagnostics remain")
@@ -77,14 +99,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", metavar="DIR", help="keep the summary cache in DIR (default: "
                    "$ASYNCIFY_LINT_CACHE_DIR, else the `cache-dir` setting, else .asyncify_cache at the project root)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the summary cache")
+    level = p.add_mutually_exclusive_group()
+    level.add_argument("-q", "--quiet", action="store_true", help="print the diagnostics only, no summary")
+    level.add_argument("-v", "--verbose", action="store_true", help="also say, on stderr, which project root, "
+                       "settings and files the run uses")
     p.add_argument("--version", action="version", version=f"asyncify-lint {__version__}")
     return p
 
 
+def _list(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
 def _codes(value: str | None, flag: str) -> list[str] | None:
-    if value is None:
+    items = _list(value)
+    if items is None:
         return None
-    items = [v.strip() for v in value.split(",") if v.strip()]
     try:
         return _check_codes(items, flag)
     except ConfigError as exc:
@@ -92,18 +122,38 @@ def _codes(value: str | None, flag: str) -> list[str] | None:
 
 
 def explain(code: str) -> int:
-    rule = get_rule(code)
-    if rule is None:
-        print(f"asyncify-lint: error: unknown rule code {code!r}", file=sys.stderr)
-        return EXIT_ERROR
-    fix = {"always": "always", "sometimes": "sometimes", "none": "never"}[rule.fix_availability.value]
-    appl = f" ({rule.fix_applicability.value})" if rule.fix_applicability else ""
-    print(f"# {rule.code} {rule.name}\n")
-    print(f"Fix is {fix} available{appl}." if fix != "never" else "No fix is available.")
-    if not rule.default_enabled:
-        print("Off by default: enable it with --select.")
-    print(rule.doc.rstrip())
-    return EXIT_CLEAN
+    from asyncify_lint import rule_command
+
+    return rule_command.show([rule_command.lookup(code)], "text", many=False)
+
+
+def _apply_options(settings: Settings, args: argparse.Namespace) -> None:
+    """The command line's settings, over the configuration's."""
+    select = _codes(args.select, "--select")
+    if select is not None:
+        settings.select = select
+        settings.extend_select = []
+    extend = _codes(args.extend_select, "--extend-select")
+    if extend:
+        settings.extend_select = list(settings.extend_select) + extend
+    for flag in ("ignore", "fixable", "unfixable"):
+        codes = _codes(getattr(args, flag), f"--{flag}")
+        if codes is not None:
+            setattr(settings, flag, codes)
+    if args.exclude is not None:
+        settings.exclude = _list(args.exclude)
+    if args.extend_exclude is not None:
+        settings.extend_exclude = list(settings.extend_exclude) + _list(args.extend_exclude)
+    if args.per_file_ignores is not None:
+        settings.per_file_ignores = parse_per_file_ignores(args.per_file_ignores, "--per-file-ignores")
+    if args.unsafe_fixes is not None:
+        settings.unsafe_fixes = args.unsafe_fixes
+    if args.strategy is not None:
+        settings.strategy = args.strategy
+    if args.cache_dir:
+        settings.cache_dir_option = os.path.abspath(os.path.expanduser(args.cache_dir))
+    if args.no_cache:
+        settings.no_cache = True
 
 
 def _missing_reason(path: str) -> str:
@@ -186,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # `asyncify-lint NAME ...`: a command of its own, in its own module (imported only when used), whose
 # `main(argv)` returns the exit code. Anything else is a check of the paths given.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {"rule": "asyncify_lint.rule_command"}
 
 
 def _main(argv: list[str]) -> int:
@@ -196,53 +246,49 @@ def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.explain:
         return explain(args.explain)
+    stdin = args.stdin_filename
+    if stdin is not None and args.paths not in ([], ["-"]):
+        raise UsageError("--stdin-filename reads the source from stdin: give no paths")
+    if args.add_noqa and (args.fix or args.diff or stdin is not None):
+        raise UsageError("--add-noqa cannot be used with --fix, --diff or --stdin-filename")
     if args.update_baseline and (not args.baseline or args.diff):
         raise UsageError("--update-baseline needs --baseline FILE, and no --diff")
     accepted = baseline.load(args.baseline) if args.baseline and not args.update_baseline else None
 
-    paths = args.paths or [find_root(os.getcwd())]
-    cwd_root = find_root(os.getcwd())
-    inside = all(os.path.abspath(p).startswith(cwd_root + os.sep) or os.path.abspath(p) == cwd_root for p in paths)
-    root = cwd_root if inside else find_root(paths[0])
-    if inside and not has_marker(cwd_root):  # no project around the cwd: the paths' own, if they have one
-        path_root = find_root(paths[0])
-        if has_marker(path_root):
-            root = path_root
+    cwd = os.getcwd()
+    choice = choose_root([stdin] if stdin is not None else args.paths or [cwd], cwd)
+    root = choice.root
+    paths = args.paths or [root]
     if args.config:
         if not os.path.isfile(args.config):
             raise UsageError(f"{args.config}: no such file")
         settings = load_config(os.path.dirname(os.path.abspath(args.config)))
     else:
-        settings = load_config(root)
-    select = _codes(args.select, "--select")
-    if select is not None:
-        settings.select = select
-        settings.extend_select = []
-    extend = _codes(args.extend_select, "--extend-select")
-    if extend:
-        settings.extend_select = list(settings.extend_select) + extend
-    ignore = _codes(args.ignore, "--ignore")
-    if ignore is not None:
-        settings.ignore = ignore
-    if args.unsafe_fixes is not None:
-        settings.unsafe_fixes = args.unsafe_fixes
-    if args.strategy is not None:
-        settings.strategy = args.strategy
-    if args.cache_dir:
-        settings.cache_dir_option = os.path.abspath(os.path.expanduser(args.cache_dir))
-    if args.no_cache:
-        settings.no_cache = True
+        settings = load_nearest_config(root, choice.outer)
+    _apply_options(settings, args)
+    if stdin is not None and settings.strategy == "bridge" and (args.fix or args.diff):
+        raise UsageError("--strategy bridge writes new files: it cannot fix the source read from stdin")
 
     project = Project(root, settings)
     linter = Linter(project, settings)
     if not linter.rules:
         raise UsageError("no rule matches the selection")
     journal = journal_path(project.root)
-    stop, rewritten = _interrupted_migration(journal, project.root, args.fix and not args.diff)
+    stop, rewritten = _interrupted_migration(journal, project.root, args.fix and not args.diff and stdin is None)
     if stop is not None:
         return stop
-    files = collect_files(paths, project, settings)
-    states = [linter.load(f, display_path(f)) for f in files]
+    if stdin is not None:
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
+        states = [linter.load(stdin, display_path(os.path.abspath(stdin)), data=data)]
+    else:
+        states = [linter.load(f, display_path(f)) for f in collect_files(paths, project, settings)]
+    if args.verbose:
+        where = f"{display_path(settings.source)}" if settings.source else "defaults (no configuration section)"
+        print(f"asyncify-lint: project root: {display_path(root)}: {choice.why}\n"
+              f"asyncify-lint: settings: {where}\n"
+              f"asyncify-lint: {project.state.describe()}\n"
+              f"asyncify-lint: files: {len(states)} checked, {len(project.files)} in the project", file=sys.stderr)
     exit_code = EXIT_CLEAN
     for st in states:
         for e in st.errors:
@@ -300,8 +346,16 @@ def _main(argv: list[str]) -> int:
                 exit_code = EXIT_ERROR
             st.errors.clear()
 
-    if args.fix and not args.diff:
-        code, written = _write_migration(project, states, new_files, failed, journal)
+    if args.fix and not args.diff and stdin is not None:  # the fixed source on stdout; nothing is written
+        st = states[0]
+        fixed = st.source.encode(st.text) if st.source is not None and not failed else data
+        sys.stdout.flush()
+        if hasattr(sys.stdout, "buffer"):
+            sys.stdout.buffer.write(fixed)
+        else:  # a text stream (tests): the fixed text
+            sys.stdout.write(fixed.decode(st.source.encoding if st.source else "utf-8", "surrogateescape"))
+    elif args.fix and not args.diff:
+        code, written = _write_migration(project, states, new_files, failed, journal, args.quiet)
         if code > EXIT_ERROR:  # interrupted by a signal
             return code
         exit_code = max(exit_code, code)
@@ -342,6 +396,12 @@ def _main(argv: list[str]) -> int:
     diags, failed_check = _check(linter, states)
     if failed_check:
         exit_code = EXIT_ERROR
+    if args.add_noqa:
+        from asyncify_lint.add_noqa import write_noqa
+
+        return max(exit_code, write_noqa(project, states, [d for d, _ in diags], journal, args.quiet))
+
+    out = sys.stderr if stdin is not None and args.fix else sys.stdout  # (stdout holds the fixed source)
     by_display = {st.display: st for st in states}
     report = output.Report(
         diags,
@@ -357,22 +417,22 @@ def _main(argv: list[str]) -> int:
     if accepted is not None:
         report = baseline.new_findings(report, accepted)
     all_diags = report.diagnostics
-    sys.stdout.write(output.FORMATS[args.output_format](report))
+    out.write(output.FORMATS[args.output_format](report))
     if args.statistics:
         counts = Counter(d.code for d, _ in all_diags)
         fixable = Counter(d.code for d, f in all_diags if f)
         for code, n in sorted(counts.items()):
             rule = get_rule(code)
             name = rule.name if rule else ""
-            print(f"{n:>5}\t{code}\t{'[*] ' if fixable[code] else ''}{name}")
-        print(f"{project.unresolved:>5}\tunresolved calls")
-    if args.output_format == "text":
+            print(f"{n:>5}\t{code}\t{'[*] ' if fixable[code] else ''}{name}", file=out)
+        print(f"{project.unresolved:>5}\tunresolved calls", file=out)
+    if args.output_format == "text" and not args.quiet:
         fixed = {st.display: st.fixed for st in states if st.fixed}
         if args.show_fixes and fixed:
-            print(f"\n{output.fix_summary(fixed)}")
+            print(f"\n{output.fix_summary(fixed)}", file=out)
         nfix = sum(1 for _, f in all_diags if f)
-        sys.stdout.write(output.summary(len(all_diags), nfix, _hidden(linter, states, all_diags),
-                                        sum(sum(c.values()) for c in fixed.values())))
+        out.write(output.summary(len(all_diags), nfix, _hidden(linter, states, all_diags),
+                                 sum(sum(c.values()) for c in fixed.values())))
     if all_diags or (rewritten and args.exit_non_zero_on_fix):
         exit_code = max(exit_code, EXIT_FINDINGS)
     if args.exit_zero and exit_code == EXIT_FINDINGS:
@@ -447,7 +507,7 @@ def _failed_in(st: FileState) -> str:
 
 
 def _write_migration(project: Project, states: list[FileState], new_files: dict[str, str], failed: list[str],
-                     journal: str) -> tuple[int, int]:
+                     journal: str, quiet: bool = False) -> tuple[int, int]:
     """Write the migration (``--fix``): every file of it or none. Returns (exit code, files written); an
     exit code above ``EXIT_ERROR`` is a signal's, and the run ends there. When nothing is written, each
     file's state is put back to the text on disk, so that what is reported after is what the files hold."""
@@ -491,7 +551,7 @@ def _write_migration(project: Project, states: list[FileState], new_files: dict[
                 st.text = st.source.text
                 project.set_overlay(st.relpath, st.text)
         return EXIT_ERROR, 0
-    for c in changes:
+    for c in changes if not quiet else ():
         if c.original is None:
             print(f"Writing {c.display} (the bridge's helpers)", file=sys.stderr)
         else:

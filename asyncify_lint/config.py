@@ -24,12 +24,13 @@ class ConfigError(Exception):
 _CODE_PREFIX = re.compile(r"^AFY[0-9]{0,3}$")
 
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "test-paths",
-             "extend-test-paths", "blocking-calls", "blocking-patterns", "unfixable")
+             "extend-test-paths", "blocking-calls", "blocking-patterns", "fixable", "unfixable")
+CODE_LIST_KEYS = ("select", "ignore", "extend-select", "fixable", "unfixable")
 BOOL_KEYS = ("unsafe-fixes",)
 STRATEGIES = ("migrate", "bridge")
 #: whether the project is being migrated or is async already (project/state.py); "auto": detected
 PROJECT_STATES = ("auto", "migrating", "async")
-KNOWN_KEYS = set(LIST_KEYS) | set(BOOL_KEYS) | {"per-rule", "strategy", "max-file-size"}
+KNOWN_KEYS = set(LIST_KEYS) | set(BOOL_KEYS) | {"per-rule", "per-file-ignores", "strategy", "max-file-size"}
 #: the versions fixes target, over what the project's files say (project/versions.py)
 TARGET_KEYS = {"target-sqlalchemy": re.compile(r"^[12]\.[0-9]+$"), "target-pydantic": re.compile(r"^[12]$")}
 KNOWN_KEYS |= set(TARGET_KEYS)
@@ -92,7 +93,12 @@ class Settings:
     extend_exclude: list[str] = field(default_factory=list)
     test_paths: list[str] = field(default_factory=lambda: list(DEFAULT_TEST_PATTERNS))
     unsafe_fixes: bool = False
+    #: code prefixes whose fixes apply (None: every code's) and whose fixes never apply; the longest
+    #: matching prefix wins, as for select / ignore
+    fixable: list[str] | None = None
     unfixable: list[str] = field(default_factory=list)
+    #: code prefixes ignored in the files a pattern matches (patterns as `exclude`): {"tests/": ["AFY3"]}
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     #: extra blocking calls by qualified name (AFY119)
     blocking_calls: list[str] = field(default_factory=list)
     #: extra blocking calls by ast-grep pattern (AFY119)
@@ -128,6 +134,59 @@ class Settings:
 
 def _split_list(value: str) -> list[str]:
     return [v.strip() for v in re.split(r"[,\n]", value) if v.strip()]
+
+
+# flake8's per-file-ignores syntax (flake8/utils.py parse_files_to_codes_mapping): `glob:CODE,CODE`
+# pairs separated by commas or white space; a pair's codes run until the next file pattern
+_PFI_TOKEN = re.compile(r"(?P<colon>\s*:\s*)|(?P<sep>[\s,]+)|(?P<code>[A-Z]+[0-9]*(?=$|[\s,]))|(?P<file>[^\s:,]+)")
+
+
+def parse_per_file_ignores(value: Any, where: str) -> dict[str, list[str]]:
+    """``per-file-ignores``: a table of pattern -> codes (pyproject.toml), or flake8's syntax, a string of
+    ``glob:CODE,CODE`` pairs (setup.cfg, the command line), or a list of such strings."""
+    if isinstance(value, dict):
+        out: dict[str, list[str]] = {}
+        for pattern, codes in value.items():
+            items = _split_list(codes) if isinstance(codes, str) else codes
+            if not isinstance(items, list) or not all(isinstance(c, str) for c in items):
+                raise ConfigError(f"{where}: {pattern!r} must map to a list of codes")
+            out.setdefault(pattern, []).extend(_check_codes(items, where))
+        return out
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = "\n".join(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: must be a table of pattern = [codes], or `glob:CODE,CODE` pairs")
+    pairs: dict[str, list[str]] = {}
+    files: list[str] = []
+    codes: list[str] = []
+    colon, sep = False, True
+
+    def flush() -> None:
+        for f in files:
+            pairs.setdefault(f, []).extend(_check_codes(codes, where))
+
+    for m in _PFI_TOKEN.finditer(value):
+        kind, text = m.lastgroup, m.group()
+        if kind == "sep":
+            sep = True
+        elif not colon and kind == "colon" and files:
+            colon = sep = True
+        elif not colon and kind == "file" and sep:
+            files.append(text)
+            sep = False
+        elif colon and kind == "code" and sep:
+            codes.append(text)
+            sep = False
+        elif colon and kind == "file" and sep and codes:
+            flush()
+            files, codes, colon, sep = [text], [], False, False
+        else:
+            raise ConfigError(f"{where}: expected `glob:CODE,CODE` pairs (flake8's per-file-ignores syntax), "
+                              f"not {value.strip()!r}")
+    if files and not (colon and codes):
+        raise ConfigError(f"{where}: {files[-1]!r} has no codes (expected `glob:CODE,CODE`)")
+    flush()
+    return pairs
 
 
 def _check_codes(values: list[str], where: str) -> list[str]:
@@ -193,7 +252,7 @@ def _apply(settings: Settings, data: dict[str, Any], where: str) -> None:
                 items = list(value)
             else:
                 raise ConfigError(f"{where}: {raw_key} must be a list of strings")
-            if key in ("select", "ignore", "extend-select", "unfixable"):
+            if key in CODE_LIST_KEYS:
                 items = _check_codes(items, f"{where}: {raw_key}")
             elif key == "blocking-calls":
                 items = _check_blocking_calls(items, f"{where}: {raw_key}")
@@ -213,6 +272,8 @@ def _apply(settings: Settings, data: dict[str, Any], where: str) -> None:
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}: {raw_key} must be true or false")
             settings.unsafe_fixes = value
+        elif key == "per-file-ignores":
+            settings.per_file_ignores = parse_per_file_ignores(value, f"{where}: {raw_key}")
         elif key == "max-file-size":
             settings.max_file_size = parse_size(value, f"{where}: {raw_key}")
         elif key == "cache-dir":
@@ -286,3 +347,15 @@ def load_config(root: str) -> Settings:
                 settings.source = setup_cfg
                 break
     return settings
+
+
+def load_nearest_config(root: str, top: str) -> Settings:
+    """The settings of the nearest directory from ``root`` up to ``top`` (its parent or itself) that has a
+    configuration section, as ruff finds the closest one; the defaults when none has."""
+    d, top = os.path.abspath(root), os.path.abspath(top)
+    while True:
+        settings = load_config(d)
+        up = os.path.dirname(d)
+        if settings.source is not None or d == top or up == d or not d.startswith(top):
+            return settings
+        d = up

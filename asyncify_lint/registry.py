@@ -146,6 +146,14 @@ def get_rule(code: str) -> Rule | None:
     return load_rules().get(code.upper())
 
 
+def find_rule(name: str) -> Rule | None:
+    """The rule with this code (``AFY301``, any case) or name (``sync-endpoint``)."""
+    rule = get_rule(name)
+    if rule is None:
+        rule = next((r for r in load_rules().values() if r.name == name.lower()), None)
+    return rule
+
+
 def is_selected(code: str, select: Iterable[str], ignore: Iterable[str]) -> bool:
     """Ruff-style selection: the longest matching prefix wins; on a tie, ignore wins."""
     best_sel = max((len(p) for p in select if code.startswith(p)), default=-1)

@@ -58,9 +58,14 @@ def render_page(rule: Rule) -> str:
     return "\n".join(header) + "\n" + rule.doc.strip("\n") + "\n"
 
 
+def plain_summary(rule: Rule) -> str:
+    """The first sentence of the rule's "What it does" section."""
+    return rule.short_description
+
+
 def summary(rule: Rule) -> str:
-    """The first sentence of the rule's "What it does" section, for a Markdown table cell."""
-    return rule.short_description.replace("|", "\\|")
+    """``plain_summary``, for a cell of a Markdown table."""
+    return plain_summary(rule).replace("|", "\\|")
 
 
 def render_table(rules: list[Rule]) -> str:

@@ -16,10 +16,11 @@ from asyncify_lint.engine.checker import InternalError, run_rules
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.fixer import apply_fixes, choose, import_edits
 from asyncify_lint.engine.imports import prune_unused_imports
-from asyncify_lint.engine.noqa import filter_noqa
+from asyncify_lint.engine.noqa import filter_noqa, physical_lines
 from asyncify_lint.engine.source import DecodeError, SourceError, SourceFile
 from asyncify_lint.project import Project
-from asyncify_lint.registry import Rule, selected_rules
+from asyncify_lint.project.discover import matches_any
+from asyncify_lint.registry import Rule, is_selected, selected_rules
 
 MAX_ITERATIONS = 10  # per rule and file, as ruff
 MAX_CYCLES = 5  # passes over every rule when no single rule is selected
@@ -70,7 +71,8 @@ class Linter:
         self.settings = settings
         self.rules = selected_rules(settings.effective_select(), settings.ignore)
         self.unsafe_fixes = settings.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
-        self.unfixable = tuple(settings.unfixable)
+        self._fix_enabled: dict[str, bool] = {}
+        self._ignored_in: dict[str, tuple[str, ...]] = {}
 
     # -- contexts ----------------------------------------------------------------------------
     def make_context(self, state: FileState) -> FileContext:
@@ -92,34 +94,42 @@ class Linter:
             is_test=state.is_test,
         )
 
-    def load(self, path: str, display: str | None = None) -> FileState:
+    def load(self, path: str, display: str | None = None, data: bytes | None = None) -> FileState:
+        """The file at ``path``; with ``data``, those bytes as its content (an editor's buffer, stdin),
+        which the project analysis then reads instead of the file on disk."""
         relpath = self.project.relpath(path)
         display = display or path
         is_test = self.project.is_test_file(relpath)
         limit = self.settings.max_file_size
         if limit:  # a file over max-file-size is not read: one AFY001 instead of a long analysis
             try:
-                size = os.path.getsize(path)
+                size = len(data) if data is not None else os.path.getsize(path)
             except OSError:
                 size = 0
             if size > limit:
                 diag = Diagnostic(PARSE_ERROR, too_large_message(size, limit), display, 1, 0, 1, 0)
                 return FileState(relpath, display, None, load_error=diag, is_test=is_test)
         try:
-            src = SourceFile.read(path)
+            src = SourceFile.read(path) if data is None else SourceFile.from_bytes(path, data)
         except DecodeError as exc:  # reported as AFY001 for this file; the other files go on
             diag = Diagnostic(PARSE_ERROR, f"cannot parse: {exc}", display, 1, 0, 1, 0)
             return FileState(relpath, display, None, load_error=diag, is_test=is_test)
         except SourceError as exc:
             return FileState(relpath, display, None, errors=[f"{display}: {exc}"], is_test=is_test)
+        if data is not None:
+            self.project.set_overlay(relpath, src.text)
         return FileState(relpath, display, src, src.text, is_test=is_test)
 
     # -- checking ----------------------------------------------------------------------------
     def diagnostics(self, ctx: FileContext, rules: list[Rule] | None = None, noqa: bool = True) -> list[Diagnostic]:
         diags = run_rules(ctx, self.rules if rules is None else rules)
+        if diags and self.settings.per_file_ignores:
+            ignored = self.ignored_in(self.project.relpath(ctx.source.path))
+            if ignored:
+                diags = [d for d in diags if not d.code.startswith(ignored)]
         if noqa and diags:
             text = ctx.source.text
-            diags = filter_noqa(text, text.splitlines(keepends=True), diags)
+            diags = filter_noqa(text, physical_lines(text), diags)
         return diags
 
     def check(self, state: FileState) -> list[Diagnostic]:
@@ -153,12 +163,29 @@ class Linter:
         ctx.display_path = state.display
         return ctx
 
+    def ignored_in(self, relpath: str) -> tuple[str, ...]:
+        """The code prefixes ``per-file-ignores`` ignores in the file at ``relpath``."""
+        found = self._ignored_in.get(relpath)
+        if found is None:
+            found = self._ignored_in[relpath] = tuple(
+                code for pattern, codes in self.settings.per_file_ignores.items()
+                if matches_any(relpath, (pattern,)) for code in codes)
+        return found
+
+    def fix_enabled(self, code: str) -> bool:
+        """``fixable`` / ``unfixable`` allow fixes of ``code`` (the longest matching prefix wins)."""
+        found = self._fix_enabled.get(code)
+        if found is None:
+            fixable = ["AFY"] if self.settings.fixable is None else self.settings.fixable
+            found = self._fix_enabled[code] = is_selected(code, fixable, self.settings.unfixable)
+        return found
+
     def fixable(self, d: Diagnostic, state: FileState, unsafe: bool | None = None) -> bool:
         """Whether ``--fix`` applies the fix of ``d``; ``unsafe`` stands for the run's ``--unsafe-fixes``."""
         return (
             not state.is_test
             and state.relpath.endswith(".py")
-            and not d.code.startswith(self.unfixable)
+            and self.fix_enabled(d.code)
             and d.fix_applies(self.unsafe_fixes if unsafe is None else unsafe)
         )
 

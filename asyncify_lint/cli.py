@@ -236,7 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # `asyncify-lint NAME ...`: a command of its own, in its own module (imported only when used), whose
 # `main(argv)` returns the exit code. Anything else is a check of the paths given.
-SUBCOMMANDS: dict[str, str] = {"rule": "asyncify_lint.rule_command"}
+SUBCOMMANDS: dict[str, str] = {
+    "rule": "asyncify_lint.rule_command",
+    "server": "asyncify_lint.server",  # the language server (needs the `server` extra: pygls)
+}
 
 
 def _main(argv: list[str]) -> int:

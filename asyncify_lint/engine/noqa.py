@@ -11,7 +11,8 @@ import sys
 import tokenize
 from typing import Iterator
 
-from asyncify_lint.diagnostics import Diagnostic
+from asyncify_lint.diagnostics import Diagnostic, Edit
+from asyncify_lint.engine.source import SourceFile
 
 # flake8/defaults.py NOQA_INLINE_REGEX
 NOQA_INLINE = re.compile(
@@ -87,3 +88,44 @@ def filter_noqa(text: str, lines: list[str], diagnostics: list[Diagnostic]) -> l
         if not _suppresses(ctext, d.code):
             out.append(d)
     return out
+
+
+def _run_of(text: str, line: int) -> tuple[int, list[tokenize.TokenInfo]]:
+    """The run of physical lines flake8 reads one ``# noqa`` for (``_line_mapping``) that holds
+    ``line``: (its last line, its comments); the line alone when the text does not tokenize."""
+    first, comments = 0, []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type in (tokenize.ENDMARKER, tokenize.DEDENT):
+                continue
+            if not first:
+                first = tok.start[0]
+            if tok.type == tokenize.COMMENT:
+                comments.append(tok)
+            elif tok.type in (tokenize.NL, tokenize.NEWLINE):
+                if first <= line <= tok.end[0]:
+                    return tok.start[0], comments
+                first, comments = 0, []
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return line, []
+
+
+def noqa_edit(text: str, line: int, code: str) -> Edit:
+    """The edit that makes ``# noqa`` hide ``code`` reported on ``line`` (1-based), as flake8 reads it:
+    the code added to a ``# noqa: ...`` comment on the line's run of physical lines (a statement
+    continued with a backslash, a multi-line string), else ``  # noqa: CODE`` at the end of the run's
+    last line, after any comment there (never inside a string, nor after a backslash)."""
+    last, comments = _run_of(text, line)
+    src = SourceFile("", text, "utf-8", b"")
+    for tok in comments:
+        m = NOQA_INLINE.search(tok.string)
+        if m is not None and m.group("codes"):
+            start = src.line_starts[tok.start[0] - 1] + tok.start[1] + m.start("codes")
+            at = start + len(m.group("codes").rstrip(", \t"))
+            return Edit(at, at, f", {code}")
+    starts = src.line_starts
+    last = min(last, len(starts))
+    content = src.line_text(last).rstrip("\r\n").rstrip(" \t\f")
+    at = starts[last - 1] + len(content)
+    return Edit(at, at, f"  # noqa: {code}")

@@ -41,7 +41,7 @@ from asyncify_lint.engine.transaction import (
     signals_interrupt,
 )
 from asyncify_lint.project import Project
-from asyncify_lint.project.approot import choose_root
+from asyncify_lint.project.approot import RootChoice, choose_root
 from asyncify_lint.project.discover import matches_any, walk_files
 from asyncify_lint.registry import all_rules, get_rule
 
@@ -128,31 +128,35 @@ def explain(code: str) -> int:
 
 
 def _apply_options(settings: Settings, args: argparse.Namespace) -> None:
-    """The command line's settings, over the configuration's."""
-    select = _codes(args.select, "--select")
+    """The command line's settings, over the configuration's (an option a command does not have is
+    left as configured)."""
+    def opt(name: str):
+        return getattr(args, name, None)
+
+    select = _codes(opt("select"), "--select")
     if select is not None:
         settings.select = select
         settings.extend_select = []
-    extend = _codes(args.extend_select, "--extend-select")
+    extend = _codes(opt("extend_select"), "--extend-select")
     if extend:
         settings.extend_select = list(settings.extend_select) + extend
     for flag in ("ignore", "fixable", "unfixable"):
-        codes = _codes(getattr(args, flag), f"--{flag}")
+        codes = _codes(opt(flag), f"--{flag}")
         if codes is not None:
             setattr(settings, flag, codes)
-    if args.exclude is not None:
-        settings.exclude = _list(args.exclude)
-    if args.extend_exclude is not None:
-        settings.extend_exclude = list(settings.extend_exclude) + _list(args.extend_exclude)
-    if args.per_file_ignores is not None:
-        settings.per_file_ignores = parse_per_file_ignores(args.per_file_ignores, "--per-file-ignores")
-    if args.unsafe_fixes is not None:
-        settings.unsafe_fixes = args.unsafe_fixes
-    if args.strategy is not None:
-        settings.strategy = args.strategy
-    if args.cache_dir:
-        settings.cache_dir_option = os.path.abspath(os.path.expanduser(args.cache_dir))
-    if args.no_cache:
+    if opt("exclude") is not None:
+        settings.exclude = _list(opt("exclude"))
+    if opt("extend_exclude") is not None:
+        settings.extend_exclude = list(settings.extend_exclude) + _list(opt("extend_exclude"))
+    if opt("per_file_ignores") is not None:
+        settings.per_file_ignores = parse_per_file_ignores(opt("per_file_ignores"), "--per-file-ignores")
+    if opt("unsafe_fixes") is not None:
+        settings.unsafe_fixes = opt("unsafe_fixes")
+    if opt("strategy") is not None:
+        settings.strategy = opt("strategy")
+    if opt("cache_dir"):
+        settings.cache_dir_option = os.path.abspath(os.path.expanduser(opt("cache_dir")))
+    if opt("no_cache"):
         settings.no_cache = True
 
 
@@ -239,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 SUBCOMMANDS: dict[str, str] = {
     "rule": "asyncify_lint.rule_command",
     "server": "asyncify_lint.server",  # the language server (needs the `server` extra: pygls)
+    "plan": "asyncify_lint.plan",
 }
 
 
@@ -258,17 +263,8 @@ def _main(argv: list[str]) -> int:
         raise UsageError("--update-baseline needs --baseline FILE, and no --diff")
     accepted = baseline.load(args.baseline) if args.baseline and not args.update_baseline else None
 
-    cwd = os.getcwd()
-    choice = choose_root([stdin] if stdin is not None else args.paths or [cwd], cwd)
+    paths, choice, settings = resolve_settings(args, stdin)
     root = choice.root
-    paths = args.paths or [root]
-    if args.config:
-        if not os.path.isfile(args.config):
-            raise UsageError(f"{args.config}: no such file")
-        settings = load_config(os.path.dirname(os.path.abspath(args.config)))
-    else:
-        settings = load_nearest_config(root, choice.outer)
-    _apply_options(settings, args)
     if stdin is not None and settings.strategy == "bridge" and (args.fix or args.diff):
         raise UsageError("--strategy bridge writes new files: it cannot fix the source read from stdin")
 
@@ -304,14 +300,7 @@ def _main(argv: list[str]) -> int:
     failed: list[str] = []  # where the fixes failed: then no file of the migration is written
     if fixing:
         report = _impact_report(linter, states, "before") if args.fix and not args.diff else []
-        # one rule at a time; a fix in one file can create findings in another, so loop over files
-        for _round in range(MAX_CYCLES):
-            changed = False
-            for st in states:
-                if linter.fix(st):
-                    changed = True
-            if not changed:
-                break
+        fix_all(linter, states)
         done = None
         if settings.strategy == "bridge":
             try:
@@ -472,6 +461,34 @@ def _report_file(project: Project, st: FileState) -> output.ReportFile:
         source = source.with_text(st.text)
     return output.ReportFile(st.relpath.replace(os.sep, "/"), os.path.normpath(os.path.join(project.root, st.relpath)),
                              source)
+
+
+def resolve_settings(args: argparse.Namespace, stdin: str | None = None) -> tuple[list[str], RootChoice, Settings]:
+    """The paths, the project root (and why it was chosen) and the settings of a run: the nearest
+    configuration, then the options given (a command without one of the options leaves it as it is)."""
+    cwd = os.getcwd()
+    choice = choose_root([stdin] if stdin is not None else args.paths or [cwd], cwd)
+    paths = args.paths or [choice.root]
+    if args.config:
+        if not os.path.isfile(args.config):
+            raise UsageError(f"{args.config}: no such file")
+        settings = load_config(os.path.dirname(os.path.abspath(args.config)))
+    else:
+        settings = load_nearest_config(choice.root, choice.outer)
+    _apply_options(settings, args)
+    return paths, choice, settings
+
+
+def fix_all(linter: Linter, states: list[FileState]) -> None:
+    """Apply the fixes to every file, in memory: one rule at a time, and again over the files while a fix
+    in one file creates findings in another."""
+    for _round in range(MAX_CYCLES):
+        changed = False
+        for st in states:
+            if linter.fix(st):
+                changed = True
+        if not changed:
+            break
 
 
 def _impact_report(linter: Linter, states: list[FileState], when: str) -> list[Diagnostic]:

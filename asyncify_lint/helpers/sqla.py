@@ -623,6 +623,20 @@ ASYNC_SCHEMES = frozenset({
     "mysql+aiomysql", "mysql+asyncmy", "mariadb+aiomysql", "mariadb+asyncmy", "mssql+aioodbc",
     "oracle+oracledb", "oracle+oracledb_async",
 })
+#: async URL scheme → the package that provides its driver (what a migrated app must install)
+DRIVER_PACKAGES = {
+    "sqlite+aiosqlite": "aiosqlite",
+    "postgresql+psycopg": "psycopg",
+    "postgresql+psycopg_async": "psycopg",
+    "postgresql+asyncpg": "asyncpg",
+    "mysql+aiomysql": "aiomysql",
+    "mariadb+aiomysql": "aiomysql",
+    "mysql+asyncmy": "asyncmy",
+    "mariadb+asyncmy": "asyncmy",
+    "mssql+aioodbc": "aioodbc",
+    "oracle+oracledb": "oracledb",
+    "oracle+oracledb_async": "oracledb",
+}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9_]*(?:\+[A-Za-z0-9_]+)?)://")
 _ENV_GETTERS = frozenset({"os.getenv", "os.environ.get"})
 _SETTINGS_BASES = ("BaseSettings",)

@@ -16,13 +16,13 @@ from asyncify_lint.cli import (
     EXIT_FINDINGS,
     UsageError,
     _failed_in,
-    _format_text,
     _interrupted_migration,
     _Parser,
     _write_migration,
     resolve_settings,
 )
 from asyncify_lint.config import Settings
+from asyncify_lint.output import format_text_line
 from asyncify_lint.engine.runner import Linter
 from asyncify_lint.engine.transaction import journal_path
 from asyncify_lint.project import Project
@@ -54,6 +54,9 @@ def main(argv: Sequence[str]) -> int:
         raise UsageError("--apply writes a step; it prints no plan (drop --html / -o)")
     paths, choice, settings = resolve_settings(args)
     root = choice.root
+    if settings.project_state == "auto":
+        # a plan is a migration, and its later steps meet a project that is async in part already
+        settings.project_state = "migrating"
     if not Linter(Project(root, settings), settings).rules:
         raise UsageError("no rule matches the selection")
     if args.apply is not None:
@@ -98,7 +101,7 @@ def apply_step(root: str, paths: list[str], settings: Settings, number: int) -> 
     else:  # on the code as it is (the steps before it are independent of it)
         run = simulate(plan.root, plan.settings, plan.files, None, step.allows, {rel for rel, _ in step.units})
     for d in risks(run):  # as --fix prints its test-impact report: first, before anything is written
-        print(_format_text(d, False), file=sys.stderr)
+        print(format_text_line(d, False), file=sys.stderr)
     failed = [_failed_in(st) for st in run.states if st.errors]
     for st in run.states:
         for e in st.errors:

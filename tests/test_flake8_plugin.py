@@ -124,10 +124,13 @@ def test_noqa_is_honoured_by_flake8_and_by_the_cli(tmp_path):
     cli = _cli(tmp_path, "--format", "json", "api.py")
     assert _cli_set(cli.stdout) == {("api.py", 12, 1, "AFY301")}
 
-    (tmp_path / "api.py").write_text("# flake8: noqa\n" + NOQA_APP)
-    f8 = _flake8(tmp_path, "--select", "AFY", f"--format={FMT}", "api.py")
-    assert f8.returncode == 0 and f8.stdout == "", f8.stdout + f8.stderr
-    assert _cli(tmp_path, "api.py").returncode == 0
+    # a file-level `# flake8: noqa`, with codes after it or not, hides the whole file from flake8
+    # (flake8 reads no codes there), and from the CLI alike: both use flake8's own regexes
+    for header in ("# flake8: noqa\n", "# flake8: noqa: E501\n", "# FLAKE8= NOQA:AFY301\n"):
+        (tmp_path / "api.py").write_text(header + NOQA_APP)
+        f8 = _flake8(tmp_path, "--select", "AFY", f"--format={FMT}", "api.py")
+        assert f8.returncode == 0 and f8.stdout == "", header + f8.stdout + f8.stderr
+        assert _cli(tmp_path, "api.py").returncode == 0, header
 
 
 def test_flake8_version_lists_the_plugin():

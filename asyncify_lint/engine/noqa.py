@@ -11,16 +11,14 @@ import sys
 import tokenize
 from typing import Iterator
 
+from flake8.defaults import NOQA_FILE, NOQA_INLINE_REGEXP
+
 from asyncify_lint.diagnostics import Diagnostic, Edit
 from asyncify_lint.engine.source import SourceFile
 
-# flake8/defaults.py NOQA_INLINE_REGEX
-NOQA_INLINE = re.compile(
-    r"# noqa"
-    r"(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?",
-    re.IGNORECASE,
-)
-NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa(?P<codes>:\s?(([A-Z][0-9]+(?:[,\s]+)?)+))?", re.I)
+# flake8's own: `# noqa`, `# noqa: X1,Y2`; a line that starts with `# flake8: noqa` (codes after it or
+# not: flake8 ignores the whole file then, and so does the CLI)
+NOQA_INLINE = NOQA_INLINE_REGEXP
 _SEP = re.compile(r"[,\s]")
 _PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
@@ -75,10 +73,8 @@ def _suppresses(comment_text: str, code: str) -> bool:
 def filter_noqa(text: str, lines: list[str], diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     if not diagnostics or "noqa" not in text.lower():
         return diagnostics
-    for line in lines:
-        m = NOQA_FILE.match(line)
-        if m and not m.group("codes"):
-            return []
+    if any(NOQA_FILE.match(line) for line in lines):
+        return []
     mapping = _line_mapping(text, lines)
     out = []
     for d in diagnostics:

@@ -7,7 +7,7 @@ import importlib
 import pkgutil
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from asyncify_lint.diagnostics import Applicability, Diagnostic, Fix, FixAvailability
 
@@ -177,10 +177,3 @@ def selected_rules(select: Iterable[str] | None, ignore: Iterable[str] = ()) -> 
             continue
         out.append(r)
     return out
-
-
-def iter_handlers(rules: Iterable[Rule]) -> Iterator[tuple[type, Rule, Handler]]:
-    for r in rules:
-        for t, hs in r.handlers.items():
-            for h in hs:
-                yield t, r, h

@@ -231,12 +231,6 @@ class FileContext:
     def is_awaited(self, node: ast.AST) -> bool:
         return isinstance(self.parent(node), ast.Await)
 
-    def in_type_checking_block(self, node: ast.AST) -> bool:
-        for a in self.ancestors(node):
-            if isinstance(a, ast.If) and self.qualname(a.test) in ("typing.TYPE_CHECKING", "TYPE_CHECKING"):
-                return True
-        return False
-
     # -- scopes and names --------------------------------------------------------------------
     @property
     def module_scope(self) -> Scope:

@@ -17,7 +17,6 @@ from asyncify_lint.engine.source import SourceError, SourceFile
 from asyncify_lint.project.discover import (
     DEFAULT_EXCLUDE,
     DEFAULT_TEST_PATTERNS,
-    find_root,
     git_files,
     Layout,
     longest_module,
@@ -101,10 +100,6 @@ class Project:
         self._store = None  # asyncify_lint.project.cache.SummaryStore, created on first use
         self._versions = None  # the SQLAlchemy / pydantic versions targeted, found on first use
         self._state = None  # migrating or async already (project/state.py), found on first use
-
-    @classmethod
-    def for_path(cls, path: str, settings: "Settings | None" = None) -> "Project":
-        return cls(find_root(path), settings)
 
     # -- files -------------------------------------------------------------------------------
     @property

@@ -507,6 +507,11 @@ COMMON = {"common/__init__.py": "", "common/util.py": "import time\n\n\ndef fetc
     ({"apps/api/pyproject.toml": "", "apps/api/pkg/__init__.py": "",
       "apps/api/pkg/main.py": "from ...common import util\n"},
      "not apps/api, which holds pyproject.toml but makes a relative import out of it (pkg/main.py:1)"),
+    # tests beside the app use it: the test-impact report must read them, so the enclosing root stays
+    ({"apps/api/requirements.txt": "", "apps/api/service/__init__.py": "", "apps/api/service/main.py": "x = 1\n",
+      "tests/test_service.py": "import os\n\nfrom service.main import x\n"},
+     "not apps/api, which holds requirements.txt but is imported by the rest of the project (`service` at "
+     "tests/test_service.py:3)"),
 ])
 def test_an_app_that_imports_from_the_rest_keeps_the_enclosing_root(tmp_path, monkeypatch, files, why):
     make_repo(tmp_path, {**COMMON, **files})

@@ -10,7 +10,8 @@ tool's repository, a service of a monorepo), instead of every file around it.
 "Import nothing from the rest" is read from the import statements of the app's files, never run: each
 absolute import's top-level name is one of the app's own modules (as its import roots name them), a
 standard module, or a name no module of the rest of the project is importable as (an installed
-distribution); no relative import climbs out of the app.
+distribution); no relative import climbs out of the app. Nor may the rest import the app (a
+``tests/`` directory beside it): those tests use it, and the test-impact report must read them.
 """
 
 from __future__ import annotations
@@ -98,14 +99,10 @@ def imports_from_outside(app: str, outer: str) -> str | None:
     (``imports `common` (api/main.py:3)``), or None when it imports nothing from there."""
     project = Project(app)
     own = {name.split(".")[0].split("/")[0] for name in project.modules}
-    rest = _names_outside(app, outer)
+    rest_files, rest = _rest_of(app, outer)
     stdlib = getattr(sys, "stdlib_module_names", frozenset())
     for rel in project.files:
-        try:
-            with open(os.path.join(app, rel), encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except OSError:
-            continue
+        text = _read(os.path.join(app, rel))
         depth = len(rel.replace(os.sep, "/").split("/")) - 1
         for m in _IMPORT.finditer(text):
             where = f"{rel}:{text.count(chr(10), 0, m.start()) + 1}"
@@ -113,23 +110,54 @@ def imports_from_outside(app: str, outer: str) -> str | None:
                 if len(m.group("dots")) > depth:
                     return f"makes a relative import out of it ({where})"
                 continue
-            names = [m.group("module")] if m.group("names") is None else m.group("names").split(",")
-            for name in names:
-                words = name.split()
-                top = words[0].split(".")[0] if words else ""
-                if top and top not in own and top not in stdlib and top in rest:
+            for top in _imported_tops(m):
+                if top not in own and top not in stdlib and top in rest:
                     return f"imports `{top}` ({where}), which the rest of the project has"
+    # the other way: a module of the rest imports one of the app's own names (that the rest does not
+    # have itself), as a test directory beside the app does
+    mine = own - rest - stdlib
+    for rel in rest_files:
+        if not rel.endswith(".py"):
+            continue
+        text = _read(os.path.join(outer, rel))
+        for m in _IMPORT.finditer(text):
+            if m.group("dots"):
+                continue
+            for top in _imported_tops(m):
+                if top in mine:
+                    where = f"{display_path(os.path.join(outer, rel))}:{text.count(chr(10), 0, m.start()) + 1}"
+                    return f"is imported by the rest of the project (`{top}` at {where})"
     return None
 
 
-def _names_outside(app: str, outer: str) -> set[str]:
-    """The top-level names the files of the project at ``outer`` outside ``app`` are importable as
-    (discover.Layout: from their import roots and packages), and the names of the directories from
-    ``outer`` down to ``app``."""
+def _imported_tops(m: re.Match) -> list[str]:
+    """The top-level names an absolute import statement matched by ``_IMPORT`` imports from."""
+    names = [m.group("module")] if m.group("names") is None else m.group("names").split(",")
+    out = []
+    for name in names:
+        words = name.split()
+        top = words[0].split(".")[0] if words else ""
+        if top:
+            out.append(top)
+    return out
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _rest_of(app: str, outer: str) -> tuple[list[str], set[str]]:
+    """The files of the project at ``outer`` outside ``app``, and the top-level names they are
+    importable as (discover.Layout: from their import roots and packages) with the names of the
+    directories from ``outer`` down to ``app``."""
     rel_app = os.path.relpath(app, outer).replace(os.sep, "/")
     files = git_files(outer)
     if files is None:
         files = walk_files(outer, DEFAULT_EXCLUDE)
     rest = [f for f in files if not f.replace(os.sep, "/").startswith(rel_app + "/")]
     names = {name.split(".")[0] for name in Layout(outer, rest).modules if "/" not in name}
-    return names | set(rel_app.split("/"))
+    return rest, names | set(rel_app.split("/"))

@@ -325,6 +325,45 @@ def test_shortest_chain_to_blocking_call(tmp_path):
     assert found[(5, 4)] == "ep → mid.short_way → low.deep → time.sleep (c/low.py:4)"
 
 
+def test_a_generator_blocks_where_it_is_iterated_not_where_it_is_called(tmp_path):
+    g = make(tmp_path, {
+        "s.py": """
+            import time
+            from contextlib import contextmanager
+
+            def rows():
+                time.sleep(1)
+                yield 1
+
+            def more_rows():
+                yield from rows()
+
+            def handed():
+                return more_rows()
+
+            @contextmanager
+            def held():
+                time.sleep(1)
+                yield
+
+            async def stream():
+                return handed(), rows()
+
+            async def consume():
+                return [r for r in more_rows()]
+
+            async def enter():
+                with held():
+                    pass
+            """,
+    }).graph
+    assert set(g.blocking_next) == {"s.rows", "s.more_rows", "s.held"}  # `handed` only returns one
+    assert {k[:2] for k in g.afy100("s.py")} == {(24, 23), (27, 9)}  # `more_rows()` iterated, `held()` entered
+    assert g.loop_blocking_chain("s.stream") is None and g.loop_safe("s.stream")
+    assert g.loop_blocking_chain("s.consume")[0] == ["s.consume", "s.more_rows", "s.rows"]
+    assert g.loop_blocking_chain("s.enter")[0] == ["s.enter", "s.held"]
+
+
 def test_blocked_reasons(tmp_path):
     p = make(tmp_path, {
         "b/__init__.py": "",

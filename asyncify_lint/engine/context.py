@@ -433,12 +433,13 @@ class FileContext:
 
     def straight_line_assignment(self, name: ast.Name) -> tuple[ast.AST | None, ast.AST | None] | None:
         """(annotation, value) of the assignment a read of a name bound several times in its function
-        sees: the nearest ``x = v`` / ``x: T = v`` before it in its block or an enclosing one, when
-        nothing between binds ``x``: no statement before it in those blocks, no other part of a
-        compound statement around it (a ``for`` target, a ``with ... as``, an ``except ... as``, the
-        ``try`` body before a handler, the other branch of an ``if``), and no statement of a loop around
-        it (its next iteration would see that). (None, None) when nothing before it in the function binds
-        ``x`` (a parameter's read sees the argument). None otherwise."""
+        sees: the nearest ``x = v`` / ``x: T = v`` before it in its block or an enclosing one, or the
+        ``with v as x:`` whose body holds it ((None, v)), when nothing between binds ``x``: no statement
+        before it in those blocks, no other part of a compound statement around it (a ``for`` target,
+        another ``with ... as``, an ``except ... as``, the ``try`` body before a handler, the other
+        branch of an ``if``), and no statement of a loop around it (its next iteration would see that).
+        (None, None) when nothing before it in the function binds ``x`` (a parameter's read sees the
+        argument). None otherwise."""
         ident = name.id
         node, p = name, self.parent(name)
         while p is not None and not isinstance(node, ast.stmt):
@@ -469,6 +470,11 @@ class FileContext:
                 return None, None
             if isinstance(p, (ast.ClassDef, ast.Module)):
                 return None
+            if isinstance(p, (ast.With, ast.AsyncWith)) and block is p.body:
+                bound = [item for item in p.items if _binds(item, ident)]
+                if len(bound) == 1 and isinstance(bound[0].optional_vars, ast.Name) \
+                        and bound[0].optional_vars.id == ident and not _binds(bound[0].context_expr, ident):
+                    return None, bound[0].context_expr
             if getattr(p, "name", None) == ident or any(_binds(o, ident) for o in others):
                 return None
             if isinstance(p, (ast.For, ast.AsyncFor, ast.While)) and any(_binds(s, ident) for s in block or ()):

@@ -222,7 +222,9 @@ RETURNS = {
 
 #: methods of an ``any-method`` type that do no I/O
 NON_BLOCKING = {
-    "io.TextIOWrapper": frozenset({"fileno", "isatty", "readable", "writable", "seekable", "detach", "reconfigure"}),
+    # `tell()` reports the position (an lseek, never a wait)
+    "io.TextIOWrapper": frozenset({"fileno", "isatty", "readable", "writable", "seekable", "tell", "detach",
+                                   "reconfigure"}),
     "redis.Redis": frozenset({"pipeline", "pubsub", "lock", "register_script", "get_encoder",
                               "get_connection_kwargs", "set_response_callback", "monitor"}),
 }
@@ -446,21 +448,318 @@ def _mentions_wnohang(ctx: FileContext, call: ast.Call) -> bool:
 
 #: async wrappers of an already open sync file: `await anyio.wrap_file(open(path))` is the idiom
 WRAP_FILE = frozenset({"anyio.wrap_file", "trio.wrap_file"})
+#: exceptions only an operation on a non-blocking socket raises
+NONBLOCKING_ERRORS = frozenset({"builtins.BlockingIOError", "ssl.SSLWantReadError", "ssl.SSLWantWriteError"})
+#: awaiting one of these with a future among its arguments waits for the future
+FUTURE_WAITERS = frozenset({"asyncio.wrap_future", "asyncio.wait", "asyncio.wait_for", "asyncio.gather",
+                            "asyncio.shield"})
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_TRY = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
 
 
-def _not_blocking_here(ctx: FileContext, call: ast.Call) -> bool:
-    """A file opened straight into ``anyio/trio.wrap_file(...)``, or an awaited call of a name nothing in
-    the file binds (``await open(p)``: a star import, ``from aiofiles import *``, must have bound it to
-    an async API; the builtin is only our reading of an unbound name). An awaited call of a name the file
-    imports (``await requests.get(u)``) is still the sync API, already broken: it is reported."""
-    if ctx.is_awaited(call):
-        root = call.func
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        return isinstance(root, ast.Name) and ctx.lookup(root.id, root) is None
+def _not_blocking_here(ctx: FileContext, call: ast.Call, entry: Entry) -> bool:
+    """A catalogued call that cannot block where it is (see ``_cannot_block``), or that does not
+    reach the catalogued API: an awaited call (``await client.get(u)``; also ``async with`` and
+    ``async for`` on it), whose callee returns an awaitable, so it is not the sync API the annotation
+    or the import names, and a file opened straight into ``anyio/trio.wrap_file(...)``."""
     p = ctx.parent(call)
-    return (isinstance(p, ast.Call) and bool(p.args) and p.args[0] is call
-            and isinstance(p.func, (ast.Name, ast.Attribute)) and ctx.qualname(p.func) in WRAP_FILE)
+    if isinstance(p, ast.Await):
+        return True
+    if isinstance(p, ast.withitem) and p.context_expr is call:
+        return isinstance(ctx.parent(p), ast.AsyncWith)
+    if isinstance(p, (ast.AsyncFor, ast.comprehension)) and p.iter is call:
+        return isinstance(p, ast.AsyncFor) or bool(p.is_async)
+    if (isinstance(p, ast.Call) and bool(p.args) and p.args[0] is call
+            and isinstance(p.func, (ast.Name, ast.Attribute)) and ctx.qualname(p.func) in WRAP_FILE):
+        return True
+    return _cannot_block(ctx, call, entry)
+
+
+def _cannot_block(ctx: FileContext, call: ast.Call, entry: Entry) -> bool:
+    """What the code around a catalogued call shows about it, in the function that makes it:
+
+    * any call, in a branch of an ``if`` (or of a conditional expression) whose other branch offloads
+      the same callee (``if small: f.write(b) else: await run_in_threadpool(f.write, b)``): the code
+      decides itself when the call is cheap enough for the loop;
+    * ``os.wait*(..., os.WNOHANG)``: a poll;
+    * a method of a socket set non-blocking: the last ``setblocking(...)``/``settimeout(...)`` call on
+      the same receiver (a name, or ``self.x``) before it in the function is ``setblocking(False)`` or
+      ``settimeout(0)``, or for ``self.x`` some method of the class sets it so and none sets it back;
+      or the call is in the body of a ``try`` that catches ``BlockingIOError`` (or
+      ``ssl.SSLWantReadError``/``SSLWantWriteError``), which only a non-blocking socket raises;
+    * a method of a file object in the in-memory branch of a spooled file: the body of an ``if``
+      whose test is a name, attribute or method call with ``in_memory`` in its name
+      (``if self._in_memory:``, also as an operand of ``and``), or the ``else`` of ``if not ...``;
+    * ``fut.result()`` on a ``concurrent.futures.Future`` known done: under ``if fut.done():`` (or the
+      ``else`` of ``if not fut.done():``), after an ``if not fut.done():`` earlier in the function that
+      returns or raises, after an earlier ``await fut`` / ``await asyncio.wrap_future(fut)`` /
+      ``await asyncio.wait([..., fut])`` (``FUTURE_WAITERS``), or after an earlier
+      ``await event.wait()`` of an event the callback ``fut.add_done_callback(...)`` registered earlier
+      sets;
+    * ``q.get()`` on a ``queue.Queue`` that does not wait: ``q.get(False)``, ``q.get(block=False)``,
+      or under ``if``/``while`` ``not q.empty()`` or ``q.qsize()`` (``q.qsize() > 0``), or in the
+      ``else`` of ``if q.empty():``.
+    """
+    func = call.func
+    if _offloaded_in_other_branch(ctx, call):
+        return True
+    if entry.name.startswith("os.wait"):
+        return _mentions_wnohang(ctx, call)
+    if not isinstance(func, ast.Attribute) or entry.kind == "function":
+        return False
+    key = _receiver(func.value)
+    if entry.category == "socket":
+        return _nonblocking_socket(ctx, call, key) or _catches_nonblocking_error(ctx, call)
+    if entry.hint == "fileobj":
+        return _guarded(ctx, call, _in_memory_test)
+    if key is None:
+        return False
+    if entry.name == "concurrent.futures.Future.result":
+        return (_guarded(ctx, call, lambda t: _method_call(t, key, "done"))
+                or _future_done_before(ctx, call, key))
+    if entry.hint == "queue" and func.attr == "get":
+        return _queue_get_cannot_wait(ctx, call, key)
+    return False
+
+
+def _catches_nonblocking_error(ctx: FileContext, call: ast.Call) -> bool:
+    """``call`` is in the body of a ``try`` of its function that catches a ``NONBLOCKING_ERRORS``."""
+    return any(isinstance(a, _TRY) and any(child is s for s in a.body)
+               and any(_names_error(ctx, h.type) for h in a.handlers)
+               for child, a in _enclosing(ctx, call))
+
+
+def _queue_get_cannot_wait(ctx: FileContext, call: ast.Call, key: tuple[str, ...]) -> bool:
+    block = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "block"), None)
+    if isinstance(block, ast.Constant) and block.value is not None and not block.value:
+        return True
+
+    def not_empty(t: ast.AST) -> bool:  # `q.qsize()`, `q.qsize() > 0`, `q.qsize() != 0`, `q.qsize() >= 1`
+        if isinstance(t, ast.Compare):
+            n = t.comparators[0].value if isinstance(t.comparators[0], ast.Constant) else None
+            op = t.ops[0] if len(t.ops) == 1 and type(n) is int else None
+            if not (isinstance(op, (ast.Gt, ast.NotEq)) and n == 0 or isinstance(op, ast.GtE) and n >= 1):
+                return False
+            t = t.left
+        return _method_call(t, key, "qsize")
+
+    return _guarded(ctx, call, not_empty, lambda t: _method_call(t, key, "empty"))
+
+
+def _receiver(expr: ast.AST) -> tuple[str, ...] | None:
+    """``x`` or ``self.x``, as a key that is the same at two places of one function."""
+    if isinstance(expr, ast.Name):
+        return (expr.id,)
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
+        return (expr.value.id, expr.attr)
+    return None
+
+
+def _method_call(node: ast.AST, key: tuple[str, ...], name: str) -> bool:
+    """``node`` is ``<key>.name(...)``."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == name
+            and _receiver(node.func.value) == key)
+
+
+def _enclosing(ctx: FileContext, node: ast.AST) -> Iterator[tuple[ast.AST, ast.AST]]:
+    """(child, ancestor) pairs from ``node`` up to the function (or class body) around it."""
+    child = node
+    for a in ctx.ancestors(node):
+        if isinstance(a, _SCOPES):
+            return
+        yield child, a
+        child = a
+
+
+def _scope_nodes(ctx: FileContext, node: ast.AST) -> list[ast.AST]:
+    """The nodes of the code of the function (or module) around ``node``, without the nested
+    functions, lambdas and classes (memoised per function)."""
+    scope = next((a for a in ctx.ancestors(node) if isinstance(a, _SCOPES)), ctx.tree)
+    memo = ctx.cache.setdefault("blocking.scope_nodes", {})
+    found = memo.get(id(scope))
+    if found is None:
+        found = memo[id(scope)] = []
+        stack = list(ast.iter_child_nodes(scope))
+        while stack:
+            n = stack.pop()
+            if hasattr(n, "end_lineno"):  # not an operator or an expression context
+                found.append(n)
+            if not isinstance(n, _SCOPES):
+                stack.extend(ast.iter_child_nodes(n))
+    return found
+
+
+def _before(node: ast.AST, call: ast.AST) -> bool:
+    return (node.end_lineno, node.end_col_offset) <= (call.lineno, call.col_offset)  # type: ignore[attr-defined]
+
+
+def _guarded(ctx: FileContext, call: ast.Call, holds, fails=lambda t: False) -> bool:
+    """``call`` is in a branch of an ``if``/``while``/conditional expression of its function that runs
+    only when a test ``holds`` is true (or a test ``fails`` is false): the body of ``if T:``,
+    ``if T and U:``, ``if not F:``, or the ``else`` of ``if F:``, ``if not T:``, ``if F or U:``."""
+
+    def true(t: ast.AST) -> bool:
+        if isinstance(t, ast.BoolOp) and isinstance(t.op, ast.And):
+            return any(true(v) for v in t.values)
+        if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not):
+            return false(t.operand)
+        return holds(t)
+
+    def false(t: ast.AST) -> bool:
+        if isinstance(t, ast.BoolOp) and isinstance(t.op, ast.Or):
+            return any(false(v) for v in t.values)
+        if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not):
+            return true(t.operand)
+        return fails(t)
+
+    for child, a in _enclosing(ctx, call):
+        branch = _branch(a, child)
+        if branch == "body" and true(a.test) or branch == "orelse" and false(a.test):  # type: ignore[attr-defined]
+            return True
+    return False
+
+
+def _branch(a: ast.AST, child: ast.AST) -> str | None:
+    """Which branch of the ``if``/``while``/conditional expression ``a`` its child ``child`` is in."""
+    if isinstance(a, (ast.If, ast.While)):
+        if any(child is s for s in a.body):
+            return "body"
+        if any(child is s for s in a.orelse):
+            return "orelse"
+    elif isinstance(a, ast.IfExp):
+        if child is a.body:
+            return "body"
+        if child is a.orelse:
+            return "orelse"
+    return None
+
+
+def _offloaded_in_other_branch(ctx: FileContext, call: ast.Call) -> bool:
+    shape = None
+    for child, a in _enclosing(ctx, call):
+        branch = _branch(a, child)
+        if branch is None or isinstance(a, ast.While):
+            continue
+        if shape is None:
+            shape = ast.dump(call.func)
+        if shape in _offloaded(ctx, a, "orelse" if branch == "body" else "body"):
+            return True
+    return False
+
+
+def _offloaded(ctx: FileContext, a: ast.AST, branch: str) -> frozenset[str]:
+    """The callables (as ``ast.dump``) a branch of an ``if`` or conditional expression hands to a worker
+    thread (``asyncio.to_thread(f, ...)``, ``run_in_threadpool``, ``loop.run_in_executor(None, f)``...),
+    memoised per branch."""
+    memo = ctx.cache.setdefault("blocking.offloaded", {})
+    key = (id(a), branch)
+    found = memo.get(key)
+    if found is None:
+        shapes = set()
+        part = getattr(a, branch)
+        for stmt in part if isinstance(part, list) else [part]:
+            for n in ast.walk(stmt):
+                if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
+                    if isinstance(n.func, ast.Attribute) and n.func.attr == "run_in_executor":
+                        index = 1
+                    else:
+                        index = 0 if ctx.qualname(n.func) in OFFLOADERS else None
+                    if index is not None and len(n.args) > index:
+                        shapes.add(ast.dump(n.args[index]))
+        found = memo[key] = frozenset(shapes)
+    return found
+
+
+def _in_memory_test(t: ast.AST) -> bool:
+    """``in_memory``, ``self._in_memory``, ``f.is_in_memory()``... (not ``not_in_memory``)."""
+    if isinstance(t, ast.Call):
+        t = t.func
+    name = (t.id if isinstance(t, ast.Name) else t.attr if isinstance(t, ast.Attribute) else "").lower()
+    return "in_memory" in name and "not_in_memory" not in name
+
+
+def _names_error(ctx: FileContext, t: ast.AST | None) -> bool:
+    if isinstance(t, ast.Tuple):
+        return any(_names_error(ctx, e) for e in t.elts)
+    return isinstance(t, (ast.Name, ast.Attribute)) and ctx.qualname(t) in NONBLOCKING_ERRORS
+
+
+def _socket_mode(node: ast.AST, key: tuple[str, ...] | None) -> bool | None:
+    """For ``<key>.setblocking(x)`` / ``<key>.settimeout(x)`` (any receiver when ``key`` is None):
+    whether it makes the socket non-blocking; None for any other node."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("setblocking", "settimeout") and len(node.args) == 1):
+        return None
+    if key is not None and _receiver(node.func.value) != key:
+        return None
+    a = node.args[0]
+    return isinstance(a, ast.Constant) and a.value is not None and a.value == 0
+
+
+def _nonblocking_socket(ctx: FileContext, call: ast.Call, key: tuple[str, ...] | None) -> bool:
+    if key is None:
+        return False
+    last = None
+    for n in _scope_nodes(ctx, call):
+        if _socket_mode(n, key) is not None and _before(n, call) and (last is None or _before(last, n)):
+            last = n
+    if last is not None:
+        return bool(_socket_mode(last, key))
+    if len(key) != 2:
+        return False
+    cls = ctx.self_class(call.func.value.value)  # type: ignore[attr-defined]
+    return cls is not None and _class_socket_modes(ctx, cls).get(key[1]) is True
+
+
+def _class_socket_modes(ctx: FileContext, cls: ast.ClassDef) -> dict[str, bool]:
+    """``x`` → True when the methods of ``cls`` set ``self.x`` non-blocking and never back (memoised)."""
+    memo = ctx.cache.setdefault("blocking.class_sockets", {})
+    found = memo.get(id(cls))
+    if found is None:
+        found = memo[id(cls)] = {}
+        for stmt in cls.body:
+            args = stmt.args.posonlyargs + stmt.args.args if isinstance(stmt, _FUNCS) else []
+            if not args:
+                continue
+            for n in ast.walk(stmt):
+                mode = _socket_mode(n, None)
+                recv = n.func.value if mode is not None else None  # type: ignore[attr-defined]
+                if isinstance(recv, ast.Attribute) and isinstance(recv.value, ast.Name) and recv.value.id == args[0].arg:
+                    found[recv.attr] = mode and found.get(recv.attr, True)
+    return found
+
+
+def _future_done_before(ctx: FileContext, call: ast.Call, key: tuple[str, ...]) -> bool:
+    """Earlier in the function: ``if not fut.done(): return``, an awaited wait for ``fut``, or an awaited
+    ``event.wait()`` of an event its done callback sets."""
+    nodes = _scope_nodes(ctx, call)
+    events = set()
+    for n in nodes:
+        if _method_call(n, key, "add_done_callback") and n.args and _before(n, call):  # type: ignore[attr-defined]
+            cb = n.args[0]  # type: ignore[attr-defined]
+            if isinstance(cb, ast.Name):
+                b = ctx.lookup(cb.id, cb)
+                cb = b.node if b is not None and b.kind == "def" else None
+            for m in ast.walk(cb) if cb is not None else ():
+                if isinstance(m, ast.Attribute) and m.attr == "set" and _receiver(m.value) is not None:
+                    events.add(_receiver(m.value))
+    for n in nodes:
+        if not _before(n, call):
+            continue
+        if (isinstance(n, ast.If) and isinstance(n.test, ast.UnaryOp) and isinstance(n.test.op, ast.Not)
+                and _method_call(n.test.operand, key, "done") and isinstance(n.body[-1], (ast.Return, ast.Raise))):
+            return True
+        if isinstance(n, ast.Await):
+            v = n.value
+            if _receiver(v) == key:
+                return True
+            if isinstance(v, ast.Call) and isinstance(v.func, (ast.Name, ast.Attribute)):
+                if ctx.qualname(v.func) in FUTURE_WAITERS and any(
+                        _receiver(m) == key for a in v.args for m in ast.walk(a)):
+                    return True
+                if isinstance(v.func, ast.Attribute) and v.func.attr == "wait" and _receiver(v.func.value) in events:
+                    return True
+    return False
 
 
 def finding(ctx: FileContext, call: ast.Call) -> Finding | None:
@@ -473,14 +772,13 @@ def finding(ctx: FileContext, call: ast.Call) -> Finding | None:
     owner = async_owner(ctx, call)
     if owner is not None:
         found = lookup(ctx, call)
-        if found is not None and not _not_blocking_here(ctx, call):
+        if found is not None and not _not_blocking_here(ctx, call, found[0]):
             entry, qn, name = found
-            if not (entry.name.startswith("os.wait") and _mentions_wnohang(ctx, call)):
-                spelled = _spelling(ctx, call.func)
-                shown = f"`{spelled}()`"
-                if spelled != name and name != f"builtins.{spelled}":
-                    shown += f" (`{name}`)"
-                result = Finding(entry, shown, owner, qn)
+            spelled = _spelling(ctx, call.func)
+            shown = f"`{spelled}()`"
+            if spelled != name and name != f"builtins.{spelled}":
+                shown += f" (`{name}`)"
+            result = Finding(entry, shown, owner, qn)
     memo[key] = result
     return result
 
@@ -489,7 +787,7 @@ def classify(ctx: FileContext, call: ast.Call) -> str | None:
     """The category of a blocking call (``sleep``, ``http``, ``file-io``, ``os``, ``socket``, ``dns``,
     ``db``, ``subprocess``, ``other``) wherever it is, or None."""
     found = lookup(ctx, call)
-    if found is None or _not_blocking_here(ctx, call):
+    if found is None or _not_blocking_here(ctx, call, found[0]):
         return None
     return found[0].category
 

@@ -10,7 +10,8 @@ On top of the graph:
 * roots: every ``async def`` plus the functions the migration makes async (FastAPI endpoints,
   dependencies, event/exception handlers, lifespans);
 * ``reachable``: sync functions reachable from a root, with the predecessor on a shortest chain;
-* ``blocking_next``: for sync functions that reach a blocking call, the next hop on a shortest chain;
+* ``blocking_next``: for sync functions that reach a blocking call, the next hop on a shortest chain
+  (a call of a generator function counts only where it is iterated: its body runs then, not at the call);
 * ``must_async``: sync functions that will await (session I/O, or a call of a coroutine function) and,
   transitively, their callers up to the roots; ``blocked``: the ones that cannot be made async, with
   the reason. Code that runs in a worker thread (``to_thread``, ``run_in_executor``,
@@ -32,6 +33,7 @@ from asyncify_lint.project.summary import (
     MAIN_GUARD,
     IN_GENEXP,
     IN_LAMBDA,
+    ITERATED,
     RETURNED,
     STORED,
     CallSite,
@@ -284,6 +286,9 @@ class CallGraph:
                 self._inner.add(q)
         self._inner_order = sorted(self._inner)  # the analyses' seeds, in a stable order
         self.reachable = self._reachable()
+        #: sync generator functions (not @contextmanager ones): calling one runs none of its body
+        self._lazy = {q for q, f in self.functions.items() if f.generator and not f.is_async and not any(
+            t[2:] in CONTEXT_MANAGERS for t, _text in f.decorators)}
         self.blocking_next = self._blocking()
         self.must_async, self.blocked = self._must_async()
 
@@ -396,6 +401,11 @@ class CallGraph:
         return list(reversed(chain))
 
     # -- blocking calls through sync helpers -------------------------------------------------
+    def _runs_body(self, e: Edge) -> bool:
+        """The call ``e`` runs its callee's body: any call, except of a generator function unless its
+        result is iterated right there (``StreamingResponse(gen())`` runs nothing of ``gen``)."""
+        return e.callee not in self._lazy or bool(e.site.flags & ITERATED)
+
     def _blocking(self) -> dict[str, tuple[str, object]]:
         """q -> ("direct", finding) or ("call", edge): next hop towards the nearest blocking call."""
         nxt: dict[str, tuple[str, object]] = {}
@@ -411,7 +421,7 @@ class CallGraph:
             callee = queue.popleft()
             for e in self.callers.get(callee, ()):
                 c = e.caller
-                if c is None or c in nxt or not self._live_edge(e) or not self._sync_inner(c):
+                if c is None or c in nxt or not self._live_edge(e) or not self._sync_inner(c) or not self._runs_body(e):
                     continue
                 nxt[c] = ("call", e)
                 queue.append(c)
@@ -460,7 +470,7 @@ class CallGraph:
                 if callee.is_async and not callee.generator and not self.is_test(e.callee):
                     prev[e.callee] = c
                     queue.append(e.callee)
-                elif not callee.is_async and e.callee in self.blocking_next:
+                elif not callee.is_async and e.callee in self.blocking_next and self._runs_body(e):
                     found = self.blocking_chain(e.callee)
                     if found is not None:
                         return path(c) + found[0], found[1]
@@ -482,7 +492,7 @@ class CallGraph:
             if not self._live_edge(e):
                 continue
             callee = self.functions[e.callee]
-            if e.callee in self.blocking_next or e.callee in self.must_async or callee.session_io:
+            if e.callee in self.blocking_next and self._runs_body(e) or e.callee in self.must_async or callee.session_io:
                 return False
         return True
 
@@ -627,7 +637,7 @@ class CallGraph:
             for e in self.out.get(q, ()):
                 if not self._live_edge(e) or e.site.kind != "call" or e.callee not in self.blocking_next:
                     continue
-                if e.callee in self.roots:
+                if e.callee in self.roots or not self._runs_body(e):
                     continue
                 found = self.blocking_chain(e.callee)
                 if found is None:

@@ -43,7 +43,7 @@ from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.project import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s21"
+SUMMARY_VERSION = f"{__version__}-s22"
 
 # Session I/O that makes its function await: the methods that return an awaitable on an AsyncSession,
 # and the legacy query and bulk methods, which are missing there (a query is rewritten and awaited; a
@@ -78,6 +78,7 @@ HANDED = 32  # the result is stored in a name the function awaits or passes to a
 MAIN_GUARD = 64  # at module level, in the body of `if __name__ == "__main__":` (a script's entry point)
 RETURNED = 128  # the value of a `return`: handed to the caller, which may await it
 STORED = 256  # stored in an attribute or an item (`self._task = f()`, `d[k] = f()`) or yielded: kept to run later
+ITERATED = 512  # its result is iterated right there (`for x in f()`, `list(f())`, `yield from f()`): a generator's body runs
 
 #: annotations of a value that is awaited later, by whoever receives it
 AWAITABLE_ANNOTATIONS = frozenset({"Awaitable", "Coroutine", "Future", "Task", "FutureLike", "CoroutineType"})
@@ -96,6 +97,9 @@ def _awaitable_annotation(node: ast.AST | None) -> bool:
 
 
 _EMPTY: frozenset = frozenset()
+#: builtins that iterate their first argument to the end (or, ``next``, to its first item)
+_ITERATING_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "dict", "sorted", "sum", "min", "max", "any",
+                                 "all", "next"})
 #: builtins that look at a value without running it: a coroutine passed to one is not "handed over"
 _INSPECTING_BUILTINS = frozenset({"print", "repr", "str", "format", "len", "id", "type", "isinstance", "bool",
                                   "hash", "vars", "dir"})
@@ -696,8 +700,37 @@ class _Builder:
                   and all(t.__class__ in (ast.Attribute, ast.Subscript)
                           for t in (p.targets if p.__class__ is ast.Assign else [p.target]))):  # type: ignore[attr-defined]
                 flags |= STORED
+            if self._iterated(node, p):
+                flags |= ITERATED
         fs, above = self._above(node)
         return fs, flags | above
+
+    def _iterated(self, node: ast.AST, p: ast.AST) -> bool:
+        """``node``'s value (``p`` its parent) is iterated where it is: the iterable of a ``for``, of a list,
+        set or dict comprehension, or of a generator expression iterated so in turn; after ``yield from``
+        or ``*``; the first argument of ``list``, ``sorted``, ``sum``, ``next``... (builtins) or of
+        ``"sep".join``; the value of an unpacking assignment (``a, b = f()``)."""
+        t = p.__class__
+        if t is ast.For:
+            return p.iter is node  # type: ignore[attr-defined]
+        if t is ast.comprehension:
+            if p.iter is not node or p.is_async:  # type: ignore[attr-defined]
+                return False
+            comp = self.ctx._parents[id(p)]
+            return comp.__class__ is not ast.GeneratorExp or self._iterated(comp, self.ctx._parents[id(comp)])
+        if t is ast.YieldFrom or t is ast.Starred:
+            return True
+        if t is ast.Call:
+            if not p.args or p.args[0] is not node:  # type: ignore[attr-defined]
+                return False
+            f = p.func  # type: ignore[attr-defined]
+            if f.__class__ is ast.Name:
+                return f.id in _ITERATING_BUILTINS and self.ctx.lookup(f.id, f) is None
+            return (f.__class__ is ast.Attribute and f.attr == "join" and f.value.__class__ is ast.Constant
+                    and isinstance(f.value.value, (str, bytes)))
+        if t is ast.Assign:
+            return p.value is node and any(x.__class__ in (ast.Tuple, ast.List) for x in p.targets)  # type: ignore[attr-defined]
+        return False
 
     def _above(self, node: ast.AST) -> tuple[FunctionSummary | None, int]:
         """The function ``node``'s code belongs to, and the flags its ancestors give it (worker thread,

@@ -5,8 +5,15 @@ sync helpers, possibly across modules: `create_product → audit.record → time
 is reported at the call in the async function (or in an endpoint or dependency that the migration
 makes async) that starts the chain, and gives the shortest chain and where the blocking call is.
 
-Blocking calls are the catalogue's (AFY110-AFY118) and the ones the configuration declares
-(`blocking-calls`, `blocking-patterns`: AFY119).
+Blocking calls are the catalogue's (AFY110-AFY118, with the same exceptions: a call those rules
+would not report ends no chain) and the ones the configuration declares (`blocking-calls`,
+`blocking-patterns`: AFY119).
+
+Calling a generator function runs none of its body: such a call is part of a chain only where its
+result is iterated right there (`for x in gen()`, a list, set or dict comprehension, a generator
+expression iterated so, `list(gen())`, `sum(...)`, `next(...)`, `"".join(...)`, `*gen()`, or
+`yield from gen()` in a generator iterated so in turn). `return StreamingResponse(gen())` is not
+reported. A `@contextmanager` function runs its body when it is entered: a call of one always counts.
 
 Calls that run in a worker thread (`asyncio.to_thread`, `loop.run_in_executor`,
 `run_in_threadpool`, `anyio.to_thread.run_sync`, `BackgroundTasks.add_task` with a `def`) are not

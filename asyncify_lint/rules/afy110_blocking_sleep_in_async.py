@@ -3,6 +3,10 @@
 Checks for `time.sleep()` called in the body of an `async def` (through any import spelling:
 `import time`, `from time import sleep as pause`).
 
+An awaited call (`await x.get(u)`, or `async with`/`async for` on it) is not reported: it is not
+the sync API, whatever an annotation says; nor is a call in a branch of an `if` (or of `a if c else b`)
+whose other branch offloads the same callee (`else: await asyncio.to_thread(f.read)`).
+
 ## Why is this bad?
 `time.sleep()` suspends the whole thread, and with it the event loop: no other request, task or
 callback runs until it returns. `await asyncio.sleep()` suspends only the current task.

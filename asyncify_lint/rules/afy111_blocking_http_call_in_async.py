@@ -5,6 +5,10 @@ and `requests.Session()` objects), the sync `httpx` API (`httpx.get()`, `httpx.C
 `urllib.request.urlopen()` and `urllib3` pools. Client objects are tracked through assignments,
 `with ... as`, annotations, parameters and `self.<attr>` set in `__init__`.
 
+An awaited call (`await x.get(u)`, or `async with`/`async for` on it) is not reported: it is not
+the sync API, whatever an annotation says; nor is a call in a branch of an `if` (or of `a if c else b`)
+whose other branch offloads the same callee (`else: await asyncio.to_thread(f.read)`).
+
 ## Why is this bad?
 A sync HTTP request blocks the event loop for the whole round trip (DNS, connect, TLS, waiting
 for the server, reading the body); every other request served by the process waits with it.

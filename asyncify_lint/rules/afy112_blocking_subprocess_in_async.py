@@ -5,6 +5,10 @@ check_call/check_output/getoutput/getstatusoutput/Popen`, `Popen.wait()`/`commun
 `os.system`, `os.popen`, `os.spawn*`, `os.posix_spawn*` and `os.wait*` (`os.waitpid(..., os.WNOHANG)`
 does not block and is not reported).
 
+An awaited call (`await x.get(u)`, or `async with`/`async for` on it) is not reported: it is not
+the sync API, whatever an annotation says; nor is a call in a branch of an `if` (or of `a if c else b`)
+whose other branch offloads the same callee (`else: await asyncio.to_thread(f.read)`).
+
 ## Why is this bad?
 These calls wait for a child process (or at least for `fork`/`exec`) on the event loop's thread,
 freezing every other task for as long as the command runs.

@@ -4,6 +4,15 @@ Checks for `open()` (also `io.open`, `codecs.open`, `os.fdopen`, `tempfile.Tempo
 for the methods of the file objects they return (`f.read()`, `f.write()`, ...), including
 `with open(p) as f: f.read()`, in the body of an `async def`.
 
+An awaited call (`await x.get(u)`, or `async with`/`async for` on it) is not reported: it is not
+the sync API, whatever an annotation says; nor is a call in a branch of an `if` (or of `a if c else b`)
+whose other branch offloads the same callee (`else: await asyncio.to_thread(f.read)`).
+
+`f.tell()` (a position, no wait) is not reported, nor are calls on a file object in the in-memory
+branch of a spooled file: the body of an `if` whose test is a name, attribute or method call with
+`in_memory` in its name (`if self._in_memory:`, also as an operand of `and`), or the `else` of
+`if not ..._in_memory:`.
+
 ## Why is this bad?
 Disk I/O blocks the thread that does it; on the event loop that is every task of the process.
 Network file systems and cold caches make a "small" read take milliseconds to seconds.

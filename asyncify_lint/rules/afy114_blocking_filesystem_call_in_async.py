@@ -4,6 +4,10 @@ Checks for file-system calls of `os`, `os.path`, `shutil`, `glob` and `tempfile`
 `os.listdir`, `os.path.exists`, `shutil.copytree`, `glob.glob`, `tempfile.mkdtemp`, ...) in the body
 of an `async def`. Pure path-string functions (`os.path.join`, `os.path.normpath`) are not reported.
 
+An awaited call (`await x.get(u)`, or `async with`/`async for` on it) is not reported: it is not
+the sync API, whatever an annotation says; nor is a call in a branch of an `if` (or of `a if c else b`)
+whose other branch offloads the same callee (`else: await asyncio.to_thread(f.read)`).
+
 ## Why is this bad?
 Each of these calls asks the operating system about the disk and waits for the answer on the event
 loop's thread. Recursive ones (`shutil.rmtree`, `os.walk`, `glob.glob`) can take seconds.

@@ -4,6 +4,10 @@ Checks for `pathlib.Path` methods that touch the file system (`read_text`, `writ
 `mkdir`, `iterdir`, `glob`, `resolve`, `open`, ...) called in the body of an `async def` on a
 `Path` object (constructed, assigned, annotated, or derived with `/`, `.parent`, `.with_suffix()`...).
 
+An awaited call (`await x.get(u)`, or `async with`/`async for` on it) is not reported: it is not
+the sync API, whatever an annotation says; nor is a call in a branch of an `if` (or of `a if c else b`)
+whose other branch offloads the same callee (`else: await asyncio.to_thread(f.read)`).
+
 ## Why is this bad?
 These methods do blocking disk I/O on the event loop's thread.
 

@@ -4,6 +4,16 @@ Checks for blocking socket, TLS and DNS calls in the body of an `async def`: met
 `socket.socket` and `ssl.SSLSocket` objects (`connect`, `recv`, `sendall`, ...),
 `socket.create_connection`, and resolver functions (`socket.getaddrinfo`, `gethostbyname`, ...).
 
+An awaited call (`await x.get(u)`, or `async with`/`async for` on it) is not reported: it is not
+the sync API, whatever an annotation says; nor is a call in a branch of an `if` (or of `a if c else b`)
+whose other branch offloads the same callee (`else: await asyncio.to_thread(f.read)`).
+
+Calls on a socket set non-blocking are not reported: the last `setblocking()`/`settimeout()` call
+on the same name or `self.x` before it in the function is `setblocking(False)` or `settimeout(0)`
+(for `self.x`, also: methods of the class set it so and none sets it back), or the call is in the
+body of a `try` that catches `BlockingIOError` (or `ssl.SSLWantReadError`/`SSLWantWriteError`),
+which only a non-blocking socket raises.
+
 ## Why is this bad?
 A blocking socket call waits for the network on the event loop's thread; name resolution can take
 seconds when a DNS server is slow.

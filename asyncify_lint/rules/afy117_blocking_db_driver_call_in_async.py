@@ -6,6 +6,10 @@ sync `redis.Redis` clients (connections and cursors are tracked through `conn.cu
 assignments, annotations and `self.<attr>` set in `__init__`). SQLAlchemy sessions are the AFY2xx
 rules' business.
 
+An awaited call (`await x.get(u)`, or `async with`/`async for` on it) is not reported: it is not
+the sync API, whatever an annotation says; nor is a call in a branch of an `if` (or of `a if c else b`)
+whose other branch offloads the same callee (`else: await asyncio.to_thread(f.read)`).
+
 ## Why is this bad?
 Every query is a round trip to the database, made on the event loop's thread.
 

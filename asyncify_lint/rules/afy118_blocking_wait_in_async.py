@@ -4,6 +4,16 @@ Checks for calls that wait on another thread or on the terminal in the body of a
 `input()`, `threading.Lock/RLock/Semaphore.acquire()`, `threading.Event/Condition.wait()`,
 `threading.Thread.join()`, `queue.Queue.get()`/`join()`, `concurrent.futures.Future.result()`.
 
+An awaited call (`await x.get(u)`, or `async with`/`async for` on it) is not reported: it is not
+the sync API, whatever an annotation says; nor is a call in a branch of an `if` (or of `a if c else b`)
+whose other branch offloads the same callee (`else: await asyncio.to_thread(f.read)`).
+
+Calls that cannot wait are not reported: `fut.result()` under `if fut.done():`, after an earlier
+`if not fut.done(): return` (or `raise`), after an earlier `await fut`, `await asyncio.wrap_future(fut)`
+or `await asyncio.wait([..., fut])` in the function, or after an earlier `await event.wait()` of an
+event that a callback registered with `fut.add_done_callback(...)` sets; `q.get(False)`,
+`q.get(block=False)`, and `q.get()` under `if`/`while not q.empty():` or `q.qsize()`.
+
 ## Why is this bad?
 Waiting for a thread or a user on the event loop's thread freezes every task; if the thread being
 waited for needs the loop to make progress, the process deadlocks.

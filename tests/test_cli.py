@@ -479,19 +479,34 @@ TEST_FILES = ["tests/test_api.py", "test_views.py", "views_test.py", "conftest.p
               "pkg/test/mod.py", "alembic/env.py", "pkg/migrations/versions/0001_init.py"]
 
 
+# a test's own app, and a blocking call in a coroutine function
+TEST_APP = "import time\n" + ENDPOINT + "\n\nasync def pause():\n    time.sleep(1)\n"
+
+
 def test_test_files_are_checked_but_never_written(proj):
     for rel in TEST_FILES:
-        write(proj, rel, ENDPOINT)
+        write(proj, rel, TEST_APP)
     app = write(proj, "pkg/app.py", ENDPOINT)
     rc, out, err = run(".", "--fix", "--unsafe-fixes")
     assert rc == 1
     assert err == "Rewriting pkg/app.py\n"
     assert "async def index" in app.read_text()
     for rel in TEST_FILES:
-        assert (proj / rel).read_text() == ENDPOINT, rel
-    reported = {m.group(1) for m in re.finditer(r"^(\S+):7:1: AFY301 endpoint", out, re.M)}
+        assert (proj / rel).read_text() == TEST_APP, rel
+    reported = {m.group(1) for m in re.finditer(r"^(\S+):13:5: AFY110 ", out, re.M)}
     assert reported == set(TEST_FILES)
     assert "[*]" not in out  # their fixes never apply
+
+
+def test_a_test_apps_endpoints_are_not_reported(proj):
+    """The endpoint and dependency rules report what the fixer converts: never a test file's own app."""
+    for rel in TEST_FILES:
+        write(proj, rel, APP)
+    write(proj, "pkg/app.py", APP)
+    rc, out, err = run(".", "--select", "AFY3")
+    assert rc == 1
+    assert codes_lines(out) == APP_DIAGS
+    assert all(line.startswith("pkg/app.py:") for line in out.splitlines() if " AFY3" in line)
 
 
 def test_a_migration_environment_using_the_app_engine_is_reported_before_the_fix(proj):

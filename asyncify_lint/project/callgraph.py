@@ -680,13 +680,15 @@ class CallGraph:
         return out
 
     def becomes_async(self, q: str) -> bool:
-        """The migration turns ``q`` into a coroutine function (it is sync today)."""
+        """The migration turns ``q`` into a coroutine function (it is sync today): AFY402 converts it, or
+        it is an endpoint, dependency or handler that AFY301-303's fix converts (not a generator, and
+        nothing that keeps the fix off, such as another decorator: ``@lru_cache``)."""
         f = self.functions[q]
         if f.is_async or self.is_test(q) or f.sync_bound:
             return False
         if q in self.must_async and q not in self.blocked:
             return True
-        return bool(self.roles.get(q)) and not f.generator
+        return bool(self.roles.get(q)) and not f.generator and not f.convert_blocker
 
     def afy501(self, relpath: str) -> dict[tuple[int, int, int, int], str]:
         out: dict[tuple[int, int, int, int], str] = {}
@@ -705,7 +707,8 @@ class CallGraph:
                     f = self.functions.get(q)  # type: ignore[arg-type]
                     if f is None or self.is_test(q):  # type: ignore[arg-type]
                         continue
-                    gen_dep = f.generator and not f.is_async and "dependency" in self.roles.get(q, ())  # type: ignore[arg-type]
+                    gen_dep = (f.generator and not f.is_async and not f.convert_blocker
+                               and "dependency" in self.roles.get(q, ()))  # type: ignore[arg-type]
                     if gen_dep:
                         what = "calls" if site.kind == "call" else "uses"
                         out[key] = (f"{where} {what} {site.text}{'()' if site.kind == 'call' else ''}, a generator "

@@ -41,9 +41,10 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.scope import block_fields
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
+from asyncify_lint.helpers.convert import blocker
 from asyncify_lint.project import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s22"
+SUMMARY_VERSION = f"{__version__}-s23"
 
 # Session I/O that makes its function await: the methods that return an awaitable on an AsyncSession,
 # and the legacy query and bulk methods, which are missing there (a query is rewritten and awaited; a
@@ -169,6 +170,10 @@ class FunctionSummary:
     #: its return annotation is an awaitable (``-> Awaitable[T]``, ``Coroutine``, ``Future``, ``Task``):
     #: a coroutine it returns is handed to its caller on purpose
     returns_awaitable: bool = False
+    #: for a sync def: why the fixes of the endpoint, dependency and handler rules (AFY301-303) would
+    #: not make it ``async def`` (helpers/convert.py ``blocker``, generators allowed: another decorator
+    #: such as ``@lru_cache``, a direct call in its module, ``yield from``); "" when they would
+    convert_blocker: str = ""
 
 
 _FUNCTION_FIELDS = tuple(FunctionSummary.__dataclass_fields__)
@@ -297,7 +302,7 @@ _PLAIN_FUNCTION: tuple[tuple[str, object], ...] = (
     ("nested", _BOOL), ("decorators", (_DECORATOR, tuple)), ("generator", _BOOL), ("roles", (_ROLE, _first)),
     ("first_param", _OPT_STR), ("calls", (_SITE, _call_site)), ("blocking", (_FINDING, _finding)),
     ("session_io", (_FINDING, _finding)), ("sync_bound", _STR), ("unknown_calls", _INT),
-    ("returns_awaitable", _BOOL),
+    ("returns_awaitable", _BOOL), ("convert_blocker", _STR),
 )
 #: ModuleSummary's fields, in the order of its list; "str dict": a dict of strings to strings
 _PLAIN_MODULE: tuple[tuple[str, object], ...] = (
@@ -610,6 +615,8 @@ class _Builder:
                     h = fastapi.handler_decorator(ctx, dec)
                     if h:
                         fs.roles.append(h)
+            if not fs.is_async:
+                fs.convert_blocker = blocker(ctx, node, allow_generator=True) or ""
         for cnode, q in classes:
             # a generic base (`CRUDBase[User]`, `Generic[T]`) is its class
             bases = [b.value if isinstance(b, ast.Subscript) else b for b in cnode.bases]

@@ -8,16 +8,23 @@ Checks, in `async def` functions, for reads that make SQLAlchemy emit SQL implic
   result, an annotation, or a project function annotated to return one, when that function does
   not name the relationship in a loader option or a refresh) that was loaded without an eager-load
   option for it. A name assigned several times by statements of the function's own body holds, at
-  each read, what the last of them gave;
+  each read, what the last of them gave. A statement executed from a local variable
+  (`stmt = select(Model)`, then `stmt = stmt.options(...)`, `stmt = stmt.where(...)`) is made of
+  every value assigned to it, and to the names it is built from;
 - an attribute of such an object read after `await db.commit()` with no `await db.refresh(obj)` in
   between (the commit expired it), unless every session of the project is made with
   `expire_on_commit=False`. A call of a project `async def` that is passed the session and awaits
   `<its parameter>.commit()` counts as a commit;
 - a call of a sync project function with such an object, which reads one of its lazy relationships
   (in its body, or in a project helper it passes the object on to): the load happens in sync code;
+- a pydantic validation of such an object (`Schema.model_validate(obj)`, `Schema.from_orm(obj)`,
+  `TypeAdapter(Schema).validate_python(obj)`, `parse_obj_as(Schema, obj)`) whose schema has a field
+  named after one of its lazy relationships that is not loaded: validation reads it;
 - an endpoint returning such an object (or a list of them) whose `response_model` (or return
   annotation) has a field named after a lazy relationship of the returned class: serialization
-  reads it.
+  reads it. A value pydantic built (the result of `Schema.model_validate(...)` or another of its
+  validations, a list of them, or a name only ever assigned one) is plain data: serializing it
+  loads nothing.
 
 ## Why is this bad?
 A sync session loads these attributes on first access. An `AsyncSession` cannot do I/O implicitly:
@@ -114,9 +121,10 @@ Three fixes are offered, all unsafe:
 - For a lazy relationship read, or an attribute read after `commit()`, in an `async def` with a
   session parameter: the read runs inside SQLAlchemy's greenlet: `hero.teams.append(team)` becomes
   `(await session.run_sync(lambda _: hero.teams)).append(team)`, and a sync helper that reads them
-  is called there: `await session.run_sync(lambda _: notify.send_receipt(order))`. The lazy load (or
-  the refresh of the expired object) then happens exactly as in the sync app: the same SQL, at the
-  same point of the evaluation, only when the attribute is not loaded yet. (A helper that also
+  is called there: `await session.run_sync(lambda _: notify.send_receipt(order))`, and so is a
+  validation that reads them: `await session.run_sync(lambda _: UserOut.model_validate(user))`. The
+  lazy load (or the refresh of the expired object) then happens exactly as in the sync app: the same
+  SQL, at the same point of the evaluation, only when the attribute is not loaded yet. (A helper that also
   blocks, on a file or the network, then blocks the loop there: AFY100 reports it.) Inside a
   comprehension or an f-string, the whole expression of the statement (an expression statement, an
   assigned, returned or iterated value, an `if`/`while` test) is wrapped instead; that is not offered when it awaits, yields, binds a
@@ -182,11 +190,15 @@ class Instance:
     """A local name known to hold instances of a mapped class."""
 
     def __init__(self, name: str, mc: query.MappedClass, producer: ast.AST | None, select: ast.Call | None,
-                 bound: ast.AST, many: bool = False, opaque: bool = False) -> None:
+                 bound: ast.AST, many: bool = False, opaque: bool = False,
+                 statement: tuple[ast.AST, ...] = ()) -> None:
         self.name = name
         self.mc = mc
         self.producer = producer  # the expression that loaded it (None: unknown)
         self.select = select  # the select(Model) call that loaded it, when there is one
+        #: the values of the local names holding the statement the producer executes
+        #: (``stmt = select(Model)``, ``stmt = stmt.options(...)``)
+        self.statement = statement
         self.bound = bound
         self.many = many
         #: returned by a project function: how it was loaded is not visible (only expiry is checked)
@@ -204,42 +216,113 @@ def _walk_own(func: ast.AST):
                 stack.append(child)
 
 
-def _select_of(ctx: FileContext, expr: ast.AST) -> tuple[ast.Call, query.MappedClass] | None:
+def _first_select(ctx: FileContext, expr: ast.AST) -> tuple[ast.Call, query.MappedClass | None] | None:
+    """The first ``select(...)`` call in ``expr`` (outermost first), with the mapped class it selects
+    alone (None: it selects something else)."""
     for n in ast.walk(expr):
         if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)) and ctx.qualname(n.func) in SELECTS:
             if len(n.args) == 1 and not n.keywords:
-                mc = query.mapped_class(ctx, n.args[0])
-                if mc is not None:
-                    return n, mc
-            return None
+                return n, query.mapped_class(ctx, n.args[0])
+            return n, None
     return None
 
 
-def _producer(ctx: FileContext, value: ast.AST) -> tuple[query.MappedClass, ast.Call | None, bool] | None:
-    """(mapped class, select call, many) for the expressions that load mapped instances."""
+def _select_of(ctx: FileContext, expr: ast.AST,
+               func: ast.AST) -> tuple[ast.Call, query.MappedClass, tuple[ast.AST, ...]] | None:
+    """The ``select(Model)`` call ``expr`` executes, its mapped class, and the values of the local names
+    of ``func`` that hold the statement, when it is executed from a variable (``db.scalars(stmt)``)."""
+    found = _first_select(ctx, expr)
+    if found is not None:
+        return (found[0], found[1], ()) if found[1] is not None else None
+    statement = _statement_values(ctx, func, expr)
+    selects = [s for s in (_first_select(ctx, v) for v in statement) if s is not None]
+    if not selects or any(s[1] is None or s[1].node is not selects[0][1].node for s in selects):
+        return None  # no select, or not the same single mapped class in every assignment
+    return selects[0][0], selects[0][1], statement  # type: ignore[return-value]
+
+
+_EXECUTES = frozenset({"execute", "scalars", "scalar", "stream", "stream_scalars", "exec"})
+
+
+def _statement_names(ctx: FileContext, func: ast.AST) -> dict[str, list[ast.AST]]:
+    """The local names of ``func`` bound only by ``name = value`` statements: name → the values
+    assigned (memoised)."""
+    key = f"afy206:{id(func)}:names"
+    if key in ctx.cache:
+        return ctx.cache[key]
+    args = func.args  # type: ignore[attr-defined]
+    other = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg] if a}
+    values: dict[str, list[ast.AST]] = {}
+    for n in _walk_own(func):
+        if isinstance(n, (ast.Global, ast.Nonlocal)):
+            other.update(n.names)
+        if not (isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))):
+            continue
+        parent = ctx.parent(n)
+        if isinstance(parent, ast.Assign) and parent.targets == [n] or \
+                isinstance(parent, ast.AnnAssign) and parent.target is n and parent.value is not None:
+            values.setdefault(n.id, []).append(parent.value)  # type: ignore[arg-type]
+        else:
+            other.add(n.id)
+    out = {k: v for k, v in values.items() if k not in other}
+    ctx.cache[key] = out
+    return out
+
+
+def _chain_root(expr: ast.AST) -> ast.AST:
+    """``stmt`` of ``stmt.options(...).where(...)``, ``result`` of ``(await result).scalars().one()``."""
+    while isinstance(expr, (ast.Call, ast.Attribute, ast.Await)):
+        expr = expr.func if isinstance(expr, ast.Call) else expr.value
+    return expr
+
+
+def _statement_values(ctx: FileContext, func: ast.AST, expr: ast.AST) -> tuple[ast.AST, ...]:
+    """The values assigned to the local names that ``expr`` executes as a statement (``db.scalars(stmt)``)
+    or reads a result from (``result.scalars().one()``), followed through the steps that build them
+    (``result = await db.execute(stmt)``, ``stmt = stmt.options(...)``, ``stmt = base.where(...)``)."""
+    named = _statement_names(ctx, func)
+    out: list[ast.AST] = []
+    seen: set[str] = set()
+    todo = [expr]
+    while todo:
+        value = todo.pop()
+        roots = [_chain_root(value)] + [_chain_root(c.args[0]) for c in ast.walk(value) if isinstance(c, ast.Call)
+                                        and isinstance(c.func, ast.Attribute) and c.func.attr in _EXECUTES and c.args]
+        for root in roots:
+            if isinstance(root, ast.Name) and root.id in named and root.id not in seen:
+                seen.add(root.id)
+                out += named[root.id]
+                todo += named[root.id]
+    return tuple(out)
+
+
+def _producer(ctx: FileContext, value: ast.AST,
+              func: ast.AST) -> tuple[query.MappedClass, ast.Call | None, bool, tuple[ast.AST, ...]] | None:
+    """(mapped class, select call, many, statement values) for the expressions that load mapped instances."""
     if isinstance(value, ast.Call) and isinstance(value.func, (ast.Name, ast.Attribute)):
         mc = query.mapped_class(ctx, value.func)
         if mc is not None:
-            return mc, None, False  # Model(...)
+            return mc, None, False, ()  # Model(...)
     if isinstance(value, ast.Await) and isinstance(value.value, ast.Call):
         call = value.value
         if isinstance(call.func, ast.Attribute) and call.func.attr in ("get", "get_one") and call.args:
             if is_session(ctx, call.func.value):
                 mc = query.mapped_class(ctx, call.args[0])
                 if mc is not None:
-                    return mc, None, False
+                    return mc, None, False, ()
     if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
         term = value.func.attr
         if term in ("first", "one", "one_or_none", "scalar_one", "scalar_one_or_none", "all", "scalar"):
-            found = _select_of(ctx, value)
-            if found is not None and any(isinstance(n, ast.Await) for n in ast.walk(value)):
-                return found[1], found[0], term == "all"
+            found = _select_of(ctx, value, func)
+            if found is not None and any(isinstance(n, ast.Await) for part in (value, *found[2])
+                                         for n in ast.walk(part)):
+                return found[1], found[0], term == "all", found[2]
     if isinstance(value, ast.Await) and isinstance(value.value, ast.Call):
         call = value.value
         if isinstance(call.func, ast.Attribute) and call.func.attr == "scalar" and is_session(ctx, call.func.value):
-            found = _select_of(ctx, call)
+            found = _select_of(ctx, call, func)
             if found is not None:
-                return found[1], found[0], False
+                return found[1], found[0], False, found[2]
     return None
 
 
@@ -285,10 +368,10 @@ def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instan
         elif isinstance(n, (ast.For, ast.AsyncFor)):
             targets = [(n.target, None)]
             if isinstance(n.target, ast.Name):
-                sel = _select_of(ctx, n.iter)
+                sel = _select_of(ctx, n.iter, func)
                 counts[n.target.id] = counts.get(n.target.id, 0) + 1
                 if sel is not None and any(isinstance(x, ast.Await) for x in ast.walk(n.iter)):
-                    found[n.target.id] = Instance(n.target.id, sel[1], n.iter, sel[0], n)
+                    found[n.target.id] = Instance(n.target.id, sel[1], n.iter, sel[0], n, statement=sel[2])
                 continue
         elif isinstance(n, (ast.AugAssign, ast.NamedExpr)):
             targets = [(n.target, None)]
@@ -300,9 +383,9 @@ def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instan
                 continue
             inst = None
             if value is not None:
-                p = _producer(ctx, value)
+                p = _producer(ctx, value, func)
                 if p is not None:
-                    inst = Instance(t.id, p[0], value, p[1], n, many=p[2])
+                    inst = Instance(t.id, p[0], value, p[1], n, many=p[2], statement=p[3])
                 else:
                     mc = query.returned_mapped_class(ctx, value)
                     if mc is not None:
@@ -341,10 +424,11 @@ def _transient(inst: Instance) -> bool:
 
 
 def _eager(inst: Instance, rel: str) -> bool:
-    """The producing statement names ``rel`` in a loader option (or anywhere as `X.rel`)."""
+    """The producing statement (or a step that built it) names ``rel`` in a loader option (or anywhere
+    as `X.rel`)."""
     if inst.producer is None:
         return False
-    for n in ast.walk(inst.producer):
+    for n in (n for part in (inst.producer, *inst.statement) for n in ast.walk(part)):
         if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
             fname = n.func.attr if isinstance(n.func, ast.Attribute) else n.func.id
             if fname in query.EAGER_OPTIONS or fname == "options":
@@ -453,11 +537,7 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
             continue
         rel, lazy = n.attr, inst.mc.relationships.get(n.attr)
         if lazy == "select":
-            if _eager(inst, rel) or any(r < at for r in _refreshes(ctx, func, inst.name, rel)):
-                continue
-            if _transient(inst) and not any(ctx.end(inst.bound) < c < at for c in commits + flushes):
-                continue  # `Model(...)` not flushed yet: it has no row, its collections start empty
-            if inst.opaque and _loaded_by_producer(ctx, inst, rel):
+            if _loaded(ctx, func, inst, rel, at, commits + flushes):
                 continue
             if (inst.name, rel) in reported:
                 continue
@@ -493,7 +573,92 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
                       remedy=f"add `await {session}.refresh({inst.name})` after the commit", rel=f"{inst.name}.{n.attr}",
                       model="")
     yield from _helper_lazy_reads(ctx, func, insts, session)
+    yield from _validation_reads(ctx, func, session, commits + flushes)
     yield from _response_model(ctx, func, {k: v for k, v in insts.items() if not v.opaque})
+
+
+def _loaded(ctx: FileContext, func: ast.AsyncFunctionDef, inst: Instance, rel: str, at: int, writes: list[int]) -> bool:
+    """``rel`` of ``inst`` needs no lazy load at offset ``at``: it is eager-loaded, refreshed before, or
+    may be loaded by the project function that returned ``inst``; or ``inst`` is a new object not flushed
+    yet (``writes``: the offsets of the commits and flushes)."""
+    if _eager(inst, rel) or any(r < at for r in _refreshes(ctx, func, inst.name, rel)):
+        return True
+    if _transient(inst) and not any(ctx.end(inst.bound) < c < at for c in writes):
+        return True  # `Model(...)` not flushed yet: it has no row, its collections start empty
+    return inst.opaque and _loaded_by_producer(ctx, inst, rel)
+
+
+#: pydantic's ways to build a model (or validated data) from a value: the result is plain data
+_VALIDATES = frozenset({"model_validate", "model_validate_json", "validate_python", "validate_json", "from_orm",
+                        "parse_obj", "parse_raw"})
+#: the validations that read the attributes of an object (``parse_obj_as``, too)
+_READS_ATTRIBUTES = frozenset({"model_validate", "validate_python", "from_orm"})
+_PARSE_OBJ_AS = frozenset({"pydantic.parse_obj_as", "pydantic.tools.parse_obj_as"})
+_TYPE_ADAPTER = frozenset({"pydantic.TypeAdapter", "pydantic.type_adapter.TypeAdapter"})
+
+
+def _validation(ctx: FileContext, call: ast.AST) -> tuple[ast.AST | None, ast.AST] | None:
+    """(schema, value) of a call that validates ``value`` into pydantic data: ``Schema.model_validate(obj)``
+    (``from_orm`` / ``parse_obj``: pydantic 1), ``TypeAdapter(Schema).validate_python(obj)``,
+    ``parse_obj_as(Schema, obj)``; the schema is None when not written there (``adapter.validate_python``).
+    Not a mapped class's ``model_validate``: SQLModel's ``Hero.model_validate(data)`` makes an ORM object."""
+    if not isinstance(call, ast.Call) or not call.args:
+        return None
+    f = call.func
+    if isinstance(f, (ast.Name, ast.Attribute)) and ctx.qualname(f) in _PARSE_OBJ_AS:
+        return (call.args[0], call.args[1]) if len(call.args) > 1 else None
+    if not (isinstance(f, ast.Attribute) and f.attr in _VALIDATES):
+        return None
+    schema: ast.AST | None = f.value
+    if isinstance(schema, ast.Call):
+        adapter = isinstance(schema.func, (ast.Name, ast.Attribute)) and ctx.qualname(schema.func) in _TYPE_ADAPTER
+        schema = schema.args[0] if adapter and schema.args else None
+    elif isinstance(schema, (ast.Name, ast.Attribute)) and query.mapped_class(ctx, schema) is not None:
+        return None
+    elif f.attr in ("validate_python", "validate_json"):
+        schema = None  # a TypeAdapter held in a variable
+    return schema, call.args[0]
+
+
+def _plain_data(ctx: FileContext, func: ast.AsyncFunctionDef, expr: ast.AST, depth: int = 0) -> bool:
+    """``expr`` is data validated by pydantic (see ``_validation``), a list of it, or a local name only
+    ever assigned such data: serializing it reads no ORM attribute."""
+    if isinstance(expr, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+        return _plain_data(ctx, func, expr.elt, depth)
+    if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
+        return bool(expr.elts) and all(_plain_data(ctx, func, e, depth) for e in expr.elts)
+    if isinstance(expr, ast.Name) and depth < 3:
+        values = _statement_names(ctx, func).get(expr.id)
+        return bool(values) and all(_plain_data(ctx, func, v, depth + 1) for v in values)  # type: ignore[union-attr]
+    return _validation(ctx, expr) is not None
+
+
+def _validation_reads(ctx: FileContext, func: ast.AsyncFunctionDef, session: str, writes: list[int]):
+    """``Schema.model_validate(obj)`` (and the other validations) of a mapped instance, where the schema
+    has a field named after a lazy relationship that is not loaded: validation reads it."""
+    for n in _walk_own(func):
+        found = _validation(ctx, n)
+        if found is None or found[0] is None or not isinstance(found[1], ast.Name):
+            continue
+        if isinstance(n.func, ast.Attribute) and n.func.attr not in _READS_ATTRIBUTES:  # type: ignore[attr-defined]
+            continue  # `parse_obj` of an object that is not a dict fails; the JSON forms take text
+        name = found[1].id
+        inst = _instance_at(ctx, func, name, ctx.start(n))
+        if inst is None or ctx.lookup(name, n) is None or ctx.start(n) < ctx.end(inst.bound):
+            continue
+        schema = _model_fields(ctx, found[0])
+        if schema is None:
+            continue
+        for rel in sorted(schema[1]):
+            if inst.mc.relationships.get(rel) != "select" or _loaded(ctx, func, inst, rel, ctx.start(n), writes):
+                continue
+            callee = ctx.segment(n.func)  # type: ignore[attr-defined]
+            yield RULE.at(ctx, n, _run_in_greenlet(ctx, func, n),
+                          what=f"`{callee}({name})`, which reads `{rel}` (a lazy relationship of `{inst.mc.name}`) "
+                               f"for `{schema[0]}`,",
+                          remedy=_remedy(inst, rel, session, versions.of(ctx).sqlalchemy_1x),
+                          rel=f"{inst.mc.name}.{rel}", model="")
+            break
 
 
 def _loaded_by_producer(ctx: FileContext, inst: Instance, rel: str) -> bool:
@@ -693,7 +858,7 @@ def _serialize_in_greenlet(ctx: FileContext, func: ast.AsyncFunctionDef, decorat
     for n in _walk_own(func):
         if not isinstance(n, ast.Return) or n.value is None or id(n) in covered or isinstance(n.value, _NOT_ORM):
             continue
-        if _in_greenlet(n.value):
+        if _in_greenlet(n.value) or _plain_data(ctx, func, n.value):
             continue
         fix = _greenlet_fix(ctx, n, session, model_text) if fix_ok else None
         remedy = (f"build the response inside the session's greenlet with `await {session or 'db'}.run_sync(...)`, "
@@ -811,9 +976,9 @@ def _known_instances(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict[s
         if isinstance(n.value, ast.Name):
             inst = insts.get(n.value.id)
         else:
-            p = _producer(ctx, n.value)
+            p = _producer(ctx, n.value, func)
             if p is not None:
-                inst = Instance("<result>", p[0], n.value, p[1], n, many=p[2])
+                inst = Instance("<result>", p[0], n.value, p[1], n, many=p[2], statement=p[3])
         if inst is None:
             continue
         yield n, None  # a visible instance: the checks below decide; the opaque-value check stays out

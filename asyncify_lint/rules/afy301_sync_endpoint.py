@@ -3,7 +3,8 @@
 Checks for FastAPI endpoints declared with a plain `def`: functions registered with
 `@app.get/post/put/patch/delete/options/head/trace/api_route/websocket` on a `FastAPI()` or
 `APIRouter()` instance (found through imports and assignments, in any module of the project), or with
-`app.add_api_route(path, endpoint)`.
+`app.add_api_route(path, endpoint)`. Endpoints defined in test files (a test's own app) are not
+reported: the fixer never writes test files.
 
 ## Why is this bad?
 FastAPI runs a `def` endpoint in a worker thread of a small, shared threadpool (40 threads by default).
@@ -67,6 +68,7 @@ RULE = register(
         fix_applicability=Applicability.SAFE,
         doc=__doc__,
         module=__name__,
+        prefilter=lambda ctx: not ctx.is_test,  # a test app's functions: tests are never rewritten
         fix_order=300,
     )
 )

@@ -3,7 +3,8 @@
 Checks for FastAPI dependencies declared with a plain `def`: functions used through `Depends(f)` or
 `Security(f)` in parameter defaults, in `Annotated[..., Depends(f)]`, and in `dependencies=[...]` of
 routes, routers and the app, in any module of the project. Sub-dependencies and generator
-dependencies (`yield`) are included.
+dependencies (`yield`) are included. Dependencies defined in test files (a test's own app) are not
+reported: the fixer never writes test files.
 
 ## Why is this bad?
 FastAPI runs every `def` dependency in the threadpool, even when the endpoint is `async def`. Once the
@@ -81,6 +82,7 @@ RULE = register(
         fix_applicability=Applicability.UNSAFE,
         doc=__doc__,
         module=__name__,
+        prefilter=lambda ctx: not ctx.is_test,  # a test app's functions: tests are never rewritten
         fix_order=310,
     )
 )

@@ -5,6 +5,8 @@ Checks for FastAPI lifecycle and exception handlers declared with a plain `def` 
 `app.add_exception_handler(...)`, `FastAPI(on_startup=[...], on_shutdown=[...],
 exception_handlers={...}, lifespan=...)`. "Does I/O" means a known blocking call, database work
 (a session, engine or `metadata.create_all`), or a call to a project function that does either.
+Handlers defined in test files (a test's own app) are not reported: the fixer never writes test
+files.
 
 ## Why is this bad?
 Starlette calls sync startup and shutdown handlers directly on the event loop, and runs sync exception
@@ -64,6 +66,7 @@ RULE = register(
         fix_applicability=Applicability.UNSAFE,
         doc=__doc__,
         module=__name__,
+        prefilter=lambda ctx: not ctx.is_test,  # a test app's functions: tests are never rewritten
         fix_order=320,
     )
 )

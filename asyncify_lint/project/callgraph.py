@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 from asyncify_lint.project.discover import longest_module
 from asyncify_lint.project.summary import (
@@ -286,6 +286,8 @@ class CallGraph:
                 self._inner.add(q)
         self._inner_order = sorted(self._inner)  # the analyses' seeds, in a stable order
         self.reachable = self._reachable()
+        #: the sync functions that coroutine functions reach (they run in the event loop)
+        self._from_coroutines = self._reach(q for q in sorted(self.roots) if self.functions[q].is_async)
         #: sync generator functions (not @contextmanager ones): calling one runs none of its body
         self._lazy = {q for q, f in self.functions.items() if f.generator and not f.is_async and not any(
             t[2:] in CONTEXT_MANAGERS for t, _text in f.decorators)}
@@ -389,6 +391,30 @@ class CallGraph:
                 seen[e.callee] = (q, e)
                 queue.append(e.callee)
         return seen
+
+    def reached_from_async(self) -> set[str]:
+        """The sync functions that run in the event loop: reachable from an ``async def``, or from an
+        endpoint, dependency or handler that must become async (in a project that is async already, the
+        others stay sync and FastAPI runs them in its thread pool). Computed once."""
+        found = self.__dict__.get("_from_async")
+        if found is None:
+            found = self.__dict__["_from_async"] = self._reach(
+                q for q in sorted(self.roots) if q in self.must_async and q not in self.blocked)
+            found |= self._from_coroutines
+        return found
+
+    def _reach(self, seeds: Iterable[str]) -> set[str]:
+        """The sync inner functions reachable from ``seeds`` through live edges."""
+        found: set[str] = set()
+        queue = deque(seeds)
+        while queue:
+            q = queue.popleft()
+            for e in self.out.get(q, ()):
+                if e.callee in found or not self._live_edge(e) or not self._sync_inner(e.callee):
+                    continue
+                found.add(e.callee)
+                queue.append(e.callee)
+        return found
 
     def chain_from_root(self, q: str) -> list[str]:
         """Shortest call chain root → ... → q (qualnames), for a reachable sync function."""
@@ -514,7 +540,7 @@ class CallGraph:
             # in an async project, a sync Session's work in sync code that no async code calls is sync on
             # purpose (a session handed to a sync library, a script): the migration does not reach it.
             # An AsyncSession's, or DDL on an async engine, is a bug there too.
-            sync_kept = self.async_project and q not in self.reachable
+            sync_kept = self.async_project and q not in self._from_coroutines
             for io in f.session_io:
                 if sync_kept and io.kind == "session":
                     continue

@@ -143,9 +143,9 @@ def reached(ctx, code: str, line: int, col: int) -> bool:
     if f is None:
         return False
     q = f.qualname
-    if code in HANDLER_CODES:
-        return q in graph.must_async
-    return f.is_async or q in graph.roots or q in graph.reachable
+    if code in HANDLER_CODES or q in graph.roots:
+        return f.is_async or q in graph.must_async  # a sync endpoint that can stay sync runs in a thread
+    return f.is_async or q in graph.reached_from_async()
 
 
 def _innermost_def(ctx, line: int, col: int):

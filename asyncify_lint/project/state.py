@@ -33,7 +33,7 @@ _TOOLING_DIRS = frozenset({"alembic", "migrations"})
 MIGRATION_CODES = frozenset({"AFY201", "AFY202", "AFY204", "AFY205", "AFY301", "AFY302", "AFY303", "AFY403",
                              "AFY501", "AFY502"})
 #: the migration rules whose findings at module level are sync code kept on purpose in an async project
-MODULE_LEVEL_SYNC_CODES = frozenset({"AFY201"})
+MODULE_LEVEL_SYNC_CODES = frozenset({"AFY201", "AFY204", "AFY403"})
 #: the rules for endpoints, dependencies and handlers: in an async project, reported only when the
 #: function cannot work as it is (it must await something)
 HANDLER_CODES = frozenset({"AFY301", "AFY302", "AFY303"})
@@ -95,7 +95,7 @@ def detect(project) -> ProjectState:
                     sync_at = f"`{kind}(...)` in {rel}:{line}"
                     break
     if async_at is not None:
-        also = f"; a sync engine too, `{sync_at}`" if sync_at else ""
+        also = f"; a sync engine too, {sync_at}" if sync_at else ""
         return ProjectState(ASYNC, f"it uses SQLAlchemy's asyncio API: {async_at}{also}")
     if sync_at is not None:
         return ProjectState(MIGRATING, f"a sync engine, {sync_at}, and no async one")
@@ -136,8 +136,10 @@ def reached(ctx, code: str, line: int, col: int) -> bool:
     rel, graph = found
     func = _innermost_def(ctx, line, col)
     if func is None:
-        # module level: a sync engine there is for sync code (a script, a test helper); the other
-        # findings there (DDL run on an async engine, sync sessions made on it) are bugs in any project
+        # module level: a script's or a test helper's sync engine, sessions and queries are sync on
+        # purpose; DDL run on an async engine, or sync sessions made on one, are bugs in any project
+        if code == "AFY202":
+            return _binds_async_engine(ctx, line, col)
         return code not in MODULE_LEVEL_SYNC_CODES
     f = graph.summaries[rel].function_at(func.lineno, func.col_offset)
     if f is None:
@@ -146,6 +148,19 @@ def reached(ctx, code: str, line: int, col: int) -> bool:
     if code in HANDLER_CODES or q in graph.roots:
         return f.is_async or q in graph.must_async  # a sync endpoint that can stay sync runs in a thread
     return f.is_async or q in graph.reached_from_async()
+
+
+def _binds_async_engine(ctx, line: int, col: int) -> bool:
+    """The call at (line, col) (``sessionmaker(...)``, ``Session(...)``) is bound to an async engine."""
+    from asyncify_lint.helpers import sqla
+
+    for call in ctx.nodes_of(ast.Call):
+        if call.lineno == line and call.col_offset == col:
+            bind = sqla._keyword(call, "bind")
+            if bind is None and call.args and not isinstance(call.args[0], ast.Starred):
+                bind = call.args[0]
+            return bind is not None and sqla.engine_kind(ctx, bind) == "async"
+    return False
 
 
 def _innermost_def(ctx, line: int, col: int):

@@ -76,6 +76,9 @@ RULE = register(
 )
 
 SESSION_IO = sqla.SESSION_AWAITABLE
+#: AsyncConnection methods that are both awaitable and async context managers
+#: (SQLAlchemy's ``@asyncstartablecontext``): `async with conn.stream(stmt) as result:`
+STARTABLE_CONTEXTS = frozenset({"stream", "stream_scalars"})
 CONNECTION_IO = frozenset({
     "execute", "scalar", "scalars", "commit", "rollback", "close", "exec_driver_sql", "invalidate",
     "get_isolation_level", "execution_options", "stream", "stream_scalars", "run_sync", "start",
@@ -98,6 +101,8 @@ def _io_kind(recv: str | None, method: str, call: ast.Call, ctx: FileContext) ->
         if method in SESSION_IO or (method in BEGIN and not in_with):
             return "async" if recv in sqla.ASYNC_SESSION_TYPES else "sync"
     elif recv == sqla.ASYNC_CONNECTION:
+        if in_with and method in STARTABLE_CONTEXTS and isinstance(ctx.parent(p), ast.AsyncWith):
+            return None  # `async with conn.stream(...) as result:` (an async context manager too)
         if method in CONNECTION_IO or (method in BEGIN and not in_with):
             return "async"
     elif recv == sqla.ASYNC_ENGINE:

@@ -590,9 +590,9 @@ class CallGraph:
         return True
 
     def _hands_back(self, q: str) -> bool:
-        """The sync function ``q`` returns a coroutine on purpose: it is annotated to return an
-        awaitable, or, in a project that is async already, every call of it in the project awaits or
-        hands over what it returns, or nothing in the project calls it (a library's API). (In a project
+        """The function ``q`` returns a coroutine on purpose: it is annotated to return an awaitable, or,
+        in a project that is async already, every call of it in the project awaits or hands over what
+        it returns, or nothing in the project calls it and it is sync (a library's API). (In a project
         being migrated, those awaits may be the migration's own: the function becomes async.)"""
         f = self.functions[q]
         if f.returns_awaitable:
@@ -601,7 +601,7 @@ class CallGraph:
             return False  # an endpoint, dependency or handler: FastAPI does not await a sync def's value
         calls = [e for e in self.callers.get(q, ()) if e.site.kind == "call"]
         if not calls:
-            return True
+            return not f.is_async  # a sync function's awaitable is its API; a coroutine's, a double await
         return all(e.site.flags & (AWAITED | ARGUMENT | HANDED | STORED) for e in calls)
 
     def blocked_reason(self, q: str, must: dict[str, str] | None = None) -> str | None:

@@ -44,7 +44,7 @@ from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.helpers.convert import blocker
 from asyncify_lint.project import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s23"
+SUMMARY_VERSION = f"{__version__}-s24"
 
 # Session I/O that makes its function await: the methods that return an awaitable on an AsyncSession,
 # and the legacy query and bulk methods, which are missing there (a query is rewritten and awaited; a
@@ -694,7 +694,8 @@ class _Builder:
                   and self._handed_names(p).__contains__(p.targets[0].id)):  # type: ignore[attr-defined]
                 flags |= HANDED
             elif p.__class__ is ast.Call and p.func is not node:
-                flags |= ARGUMENT
+                if not self._inspects(p):  # `print(f())` looks at the coroutine: it is not handed over
+                    flags |= ARGUMENT
             elif p.__class__ is ast.keyword:
                 flags |= ARGUMENT
             elif p.__class__ is ast.Attribute and p.attr == "__await__":  # type: ignore[attr-defined]

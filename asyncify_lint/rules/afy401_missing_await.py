@@ -49,6 +49,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers.rewrites import add_await, can_await_here
 from asyncify_lint.helpers.sqla import bound_parameter
 from asyncify_lint.project.callgraph import afy401_target, graph_for, unawaited_calls_to
+from asyncify_lint.project.summary import RETURNED, STORED
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -169,6 +170,14 @@ def check(ctx: FileContext, node: ast.Call):
         return
     if _handed_over(ctx, node, func):
         return
+    if (site.flags & (RETURNED | STORED) and isinstance(func, ast.AsyncFunctionDef) and ctx.project is not None
+            and ctx.project.state.is_async):
+        # async code of a project that is async already: a coroutine stored, or returned to callers
+        # that hand it over, is kept on purpose (a call it is passed to was decided above)
+        found = graph_for(ctx)
+        f = found[1].summaries[found[0]].function_at(func.lineno, func.col_offset) if found else None
+        if f is not None and not found[1].drops(f.qualname, site):  # type: ignore[index]
+            return
     if can_await_here(ctx, node):
         p = ctx.parent(node)
         plain = isinstance(p, ast.Expr) or (isinstance(p, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and p.value is node)

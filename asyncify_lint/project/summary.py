@@ -44,7 +44,7 @@ from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.helpers.convert import blocker
 from asyncify_lint.project import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s24"
+SUMMARY_VERSION = f"{__version__}-s25"
 
 # Session I/O that makes its function await: the methods that return an awaitable on an AsyncSession,
 # and the legacy query and bulk methods, which are missing there (a query is rewritten and awaited; a
@@ -519,7 +519,7 @@ class _Builder:
             if isinstance(base, ast.Name):
                 b = ctx.lookup(base.id, base)
                 if b is not None and b.kind == "param":
-                    owner = self.method_owner(expr)
+                    owner = self.method_owner(expr) or self.param_method(b)
                     if owner is not None:
                         func, cls = owner
                         if func.first_param == base.id:
@@ -558,6 +558,16 @@ class _Builder:
         if fs is None or fs.cls is None or fs.nested:
             return None
         if any(t == "q:builtins.staticmethod" for t, _ in fs.decorators):
+            return None
+        return fs, fs.cls
+
+    def param_method(self, b) -> tuple[FunctionSummary, str] | None:
+        """(function summary, class qualname) of the method whose parameter ``b`` is: a method's
+        ``self`` read in a function nested in it (``def runner(): self._run()``)."""
+        args = self.ctx._parents.get(id(b.node))
+        f = self.ctx._parents.get(id(args)) if args is not None else None
+        fs = self.func_by_id.get(id(f)) if f is not None else None
+        if fs is None or fs.cls is None or fs.nested or any(t == "q:builtins.staticmethod" for t, _ in fs.decorators):
             return None
         return fs, fs.cls
 

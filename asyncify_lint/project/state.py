@@ -4,9 +4,11 @@ In a project that is **migrating** (its engine is still sync), the migration rul
 they find: that is the job. In a project that is **async** already, sync code is there on purpose: a
 test fixture's sync engine, a sync ``Session`` handed to a sync library (OAuth, Celery, Alembic), a
 library's own sync implementation. There the migration rules report only where the migration really
-reaches: code that async code calls (an ``async def``, an endpoint or dependency, or a sync function
-they call), and endpoints or dependencies that cannot work as they are. Sync code that no async code
-calls is not a finding.
+reaches: code that runs in the event loop (an ``async def``, an endpoint, dependency or handler that
+must await something, and the sync functions they call). A sync endpoint that can stay sync runs in
+FastAPI's thread pool; sync code that no async code calls, and a script's module-level engine,
+sessions and queries, are not findings. AFY401/AFY402 are not gated: a coroutine that sync code drops
+is a bug in any project (the call graph's ``drops`` decides what is handed on instead).
 
 The state is read once, from the files as they are on disk (never from a fix's output, which turns a
 migrating project async halfway through), or set with the configuration key ``project-state``.

@@ -385,6 +385,15 @@ def _keyword(call: ast.Call, name: str) -> ast.AST | None:
     return None
 
 
+def bind_argument(call: ast.Call) -> ast.AST | None:
+    """The engine or connection a call binds to: its ``bind=`` keyword, else its first positional
+    argument (``create_all(engine)``, ``Session(engine)``, ``sessionmaker(engine)``)."""
+    bind = _keyword(call, "bind")
+    if bind is None and call.args and not isinstance(call.args[0], ast.Starred):
+        bind = call.args[0]
+    return bind
+
+
 # -- annotations -------------------------------------------------------------------------------
 def annotation_sqla_type(ctx: FileContext, ann: ast.AST) -> str | None:
     t = normalize(ctx.annotation_type(ann))
@@ -1032,9 +1041,7 @@ def ddl_site(ctx: FileContext, call: ast.Call):
         ctx, recv) == METADATA
     if not is_metadata:
         return None
-    bind = _keyword(call, "bind")
-    if bind is None and call.args and not isinstance(call.args[0], ast.Starred):
-        bind = call.args[0]
+    bind = bind_argument(call)
     if bind is None:
         return None
     kind = engine_becomes_async(ctx, bind)

@@ -158,9 +158,7 @@ def _binds_async_engine(ctx, line: int, col: int) -> bool:
 
     for call in ctx.nodes_of(ast.Call):
         if call.lineno == line and call.col_offset == col:
-            bind = sqla._keyword(call, "bind")
-            if bind is None and call.args and not isinstance(call.args[0], ast.Starred):
-                bind = call.args[0]
+            bind = sqla.bind_argument(call)
             return bind is not None and sqla.engine_kind(ctx, bind) == "async"
     return False
 

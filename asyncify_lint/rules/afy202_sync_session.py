@@ -112,9 +112,7 @@ def _context_where(ctx: FileContext, node: ast.AST) -> str | None:
 
 def _bind_blocker(ctx: FileContext, call: ast.Call) -> str | None:
     """A factory or session bound to an engine that AFY201 cannot convert must stay sync."""
-    bind = sqla._keyword(call, "bind")
-    if bind is None and call.args and not isinstance(call.args[0], ast.Starred):
-        bind = call.args[0]
+    bind = sqla.bind_argument(call)
     if bind is not None and sqla.engine_becomes_async(ctx, bind) == "stays sync":
         return f"`{ctx.segment(bind)}` stays a sync engine (see AFY201), and an `AsyncSession` needs an `AsyncEngine`"
     return None

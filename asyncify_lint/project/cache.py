@@ -206,6 +206,22 @@ def _remove_old_formats(directory: str) -> None:
                     os.unlink(os.path.join(directory, name))
 
 
+def write_atomic(target: str, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``target``, then put it in place: a concurrent reader
+    sees the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(prefix=".cache-", suffix=".tmp", dir=os.path.dirname(target))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def save(root: str, entries: dict[str, tuple], settings=None, changes: bool = False) -> bool:
     """Write ``entries`` as the cache file (the changes file is then removed), or with ``changes`` as
     the changes file, read over the cache file. Each entry is checked against its file when used, so
@@ -216,17 +232,7 @@ def save(root: str, entries: dict[str, tuple], settings=None, changes: bool = Fa
     target = changes_file(root, settings) if changes else cache_file(root, settings)
     try:
         make_dir(directory, directory == os.path.join(root, CACHE_DIR))
-        fd, tmp = tempfile.mkstemp(prefix=".summaries-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(_encode(entries))
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(target, _encode(entries))
         if not changes:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(changes_file(root, settings))

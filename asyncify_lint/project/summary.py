@@ -343,7 +343,24 @@ def to_json(s: ModuleSummary) -> bytes:
             value = _columns(value, len(kind[0]))
         plain.append(value)
     # ensure_ascii: a lone surrogate in a name or text (read with surrogateescape) comes back as it was
-    return _ENCODE(plain).encode("ascii")
+    blob = _ENCODE(plain).encode("ascii")
+    if s.__dict__.get("_content") is None:  # (the content fingerprint, from the same plain values)
+        plain[_SHA_AT], plain[_DEPS_AT] = "", {}
+        d["_content"] = hashlib.blake2b(_ENCODE(plain).encode("ascii"), digest_size=12).hexdigest()
+    return blob
+
+
+_SHA_AT, _DEPS_AT = _MODULE_NAMES.index("sha"), _MODULE_NAMES.index("deps")
+
+
+def content_fingerprint(s: ModuleSummary) -> str:
+    """What the call graph reads of a summary: all of it but the hashes of the texts it was made of
+    (an edit that leaves the summary as it was leaves the graph as it was)."""
+    found = s.__dict__.get("_content")
+    if found is None:
+        to_json(s)
+        found = s.__dict__["_content"]
+    return found
 
 
 class _Refused(ValueError):
@@ -443,6 +460,7 @@ class _SummaryProject(ModuleView):
     def __init__(self, project) -> None:
         self._project = project
         self._reads = self.consulted = set()
+        self._hard, self._soft = set(), set()  # (what the results cache reads of a file's own context)
 
     def resolve_reexport(self, qualname: str, _depth: int = 0) -> str:
         return qualname

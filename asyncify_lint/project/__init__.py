@@ -8,12 +8,14 @@ used as FastAPI dependencies anywhere). Nothing is imported or executed.
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.scope import canonical
 from asyncify_lint.engine.source import SourceError, SourceFile
+from asyncify_lint.project.deps import Deps, GraphReader, record
 from asyncify_lint.project.discover import (
     DEFAULT_EXCLUDE,
     DEFAULT_TEST_PATTERNS,
@@ -34,11 +36,15 @@ class ModuleView:
     consulted this module for a type then depends on every module that answer could have been made of
     (``Project.read_closure``), memoised answers included: the cache re-checks them all."""
 
-    __slots__ = ("_project", "_reads")
+    __slots__ = ("_project", "_reads", "_hard", "_soft")
 
     def __init__(self, project: "Project", module: str | None) -> None:
         self._project = project
         self._reads = project.reads.setdefault(module or "", set())
+        #: for the results cache (project/deps.py): the modules whose tree this context read, and the
+        #: questions about names of other modules it asked (checked again by asking them again)
+        self._hard = project.hard_reads.setdefault(module or "", set())
+        self._soft = project.soft_reads.setdefault(module or "", set())
 
     def _note(self, qualname: str) -> None:
         mod = self._project.module_prefix(qualname)
@@ -47,32 +53,33 @@ class ModuleView:
 
     def module_context(self, module: str) -> "FileContext | None":
         self._reads.add(module)
+        self._hard.add(module)
         return self._project.module_context(module)
 
     def resolve_reexport(self, qualname: str, _depth: int = 0) -> str:
         self._note(qualname)
+        self._soft.add(("resolve_reexport", (qualname, _depth)))
         return self._project.resolve_reexport(qualname, _depth)
 
     def type_of_qualname(self, qualname: str, _depth: int = 0) -> str | None:
         self._note(qualname)
+        self._soft.add(("type_of_qualname", (qualname, _depth)))
         return self._project.type_of_qualname(qualname, _depth)
 
     def type_alias(self, qualname: str) -> str | None:
         self._note(qualname)
+        self._soft.add(("type_alias", (qualname,)))
         return self._project.type_alias(qualname)
 
     def function_def(self, qualname: str):
         self._note(qualname)
+        mod = self._project.module_prefix(qualname)
+        if mod is not None:
+            self._hard.add(mod)
         return self._project.function_def(qualname)
 
     def __getattr__(self, name: str):
         return getattr(self._project, name)
-
-
-def _new_memo(_project: "Project") -> dict:
-    """A memo of answers about other modules, a project fact: kept until a file changes (facts are
-    then cleared), and kept when a module's parsed tree leaves the budget."""
-    return {}
 
 
 class Project:
@@ -88,6 +95,12 @@ class Project:
         self.generation = 0
         self._overlay: dict[str, str] = {}  # relpath -> text that replaces the file on disk
         self._facts: dict[str, object] = {}
+        self._fact_deps: dict[str, Deps] = {}  # fact -> what computing it read (project/deps.py)
+        #: the read-sets being recorded, innermost last: a file's rules, and a memo or fact being computed
+        self._tracking: list[Deps] = []
+        #: (kind, name, arguments) -> fingerprint of the answer, for the current graph and facts
+        self.query_fingerprints: dict[tuple[str, str, str], str] = {}
+        self._summary_fps: dict[int, tuple[object, str]] = {}  # id(summary) -> (summary, fingerprint)
         self._is_test: dict[str, bool] = {}  # relpath -> matches the test paths
         self._names: dict[str, list[tuple[str, bool]]] = {}  # relpath -> its module names (as `modules`)
         self._packages: dict[str, bool] = {}  # directory -> whether it holds an __init__.py (as `_names`)
@@ -96,6 +109,12 @@ class Project:
         #: module -> the other modules its parsed context asked about (for types, aliases, re-exports):
         #: kept for the project's life, as the answers memoised from them are
         self.reads: dict[str, set[str]] = {}
+        #: module -> the modules whose tree its context read / the questions about other modules' names
+        #: it asked ((method, arguments)): what a file's results depend on through that context
+        self.hard_reads: dict[str, set[str]] = {}
+        self.soft_reads: dict[str, set[tuple[str, tuple]]] = {}
+        #: (method, arguments) -> (answer, what computing it read), for the three questions above
+        self.soft_answers: dict[tuple[str, tuple], tuple[object, Deps]] = {}
         self.unresolved = 0
         self._store = None  # asyncify_lint.project.cache.SummaryStore, created on first use
         self._versions = None  # the SQLAlchemy / pydantic versions targeted, found on first use
@@ -168,6 +187,9 @@ class Project:
         if self._contexts.pop(relpath, None) is not None or relpath in self._context_lines:
             self._held_lines -= self._context_lines.pop(relpath, 0)
         self._facts.clear()
+        self._fact_deps.clear()
+        self.soft_answers.clear()
+        self.query_fingerprints.clear()
         self.generation += 1
         if self._store is not None:
             self._store.invalidate(relpath)
@@ -182,6 +204,8 @@ class Project:
             return False
 
     def context(self, relpath: str) -> FileContext | None:
+        if self._tracking:
+            self._tracking[-1].modules.add(relpath)
         contexts = self._contexts
         if relpath in contexts:
             ctx = contexts.pop(relpath)  # most recently used last: the budget drops the least recently used
@@ -263,12 +287,7 @@ class Project:
 
     def resolve_reexport(self, qualname: str, _depth: int = 0) -> str:
         """Follow ``from .x import y`` re-exports: ``pkg.y`` → ``pkg.x.y`` when pkg imports y."""
-        memo = self.fact("memo.reexport", _new_memo)
-        key = (qualname, _depth)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = self._resolve_reexport(qualname, _depth)
-        return found
+        return self._soft_memo("resolve_reexport", (qualname, _depth), self._resolve_reexport)  # type: ignore[return-value]
 
     def _resolve_reexport(self, qualname: str, _depth: int) -> str:
         if _depth > 10 or not self.modules:
@@ -285,11 +304,7 @@ class Project:
 
     def type_of_qualname(self, qualname: str, _depth: int = 0) -> str | None:
         """Type of the module-level value ``pkg.mod.name`` (e.g. ``app.db.SessionLocal``)."""
-        memo = self.fact("memo.type_of", _new_memo)
-        key = (qualname, _depth)
-        if key not in memo:
-            memo[key] = self._type_of_qualname(qualname, _depth)
-        return memo[key]
+        return self._soft_memo("type_of_qualname", (qualname, _depth), self._type_of_qualname)  # type: ignore[return-value]
 
     def _type_of_qualname(self, qualname: str, _depth: int) -> str | None:
         if _depth > 10:
@@ -307,10 +322,7 @@ class Project:
 
     def type_alias(self, qualname: str) -> str | None:
         """``SessionDep = Annotated[Session, Depends(get_db)]`` defined in another module → its type."""
-        memo = self.fact("memo.type_alias", _new_memo)
-        if qualname not in memo:
-            memo[qualname] = self._type_alias(qualname)
-        return memo[qualname]
+        return self._soft_memo("type_alias", (qualname,), self._type_alias)  # type: ignore[return-value]
 
     def _type_alias(self, qualname: str) -> str | None:
         split = self._split(qualname)
@@ -342,7 +354,10 @@ class Project:
         if self._versions is None:
             from asyncify_lint.project.versions import detect
 
-            self._versions = detect(self)
+            with self.untracked():
+                self._versions = detect(self)
+        if self._tracking:
+            record(self, "project", "versions", (), self._versions)
         return self._versions
 
     @property
@@ -352,13 +367,85 @@ class Project:
         if self._state is None:
             from asyncify_lint.project.state import detect
 
-            self._state = detect(self)
+            with self.untracked():
+                self._state = detect(self)
+        if self._tracking:
+            record(self, "project", "state", (), self._state.state)
         return self._state
 
+    # -- what a file's rules read (project/deps.py) --------------------------------------------
+    @contextlib.contextmanager
+    def tracking(self) -> Iterator[Deps]:
+        """Record, in the ``Deps`` yielded, everything read of the project until the block ends."""
+        deps = Deps()
+        self._tracking.append(deps)
+        try:
+            yield deps
+        finally:
+            self._tracking.pop()
+
+    @contextlib.contextmanager
+    def untracked(self) -> Iterator[None]:
+        """Read without recording (an answer the caller records itself, or the project's own upkeep)."""
+        if not self._tracking:
+            yield
+            return
+        self._tracking.append(Deps())
+        try:
+            yield
+        finally:
+            self._tracking.pop()
+
+    def tracking_top(self) -> Deps | None:
+        return self._tracking[-1] if self._tracking else None
+
+    def note_summary(self, relpath: str, summary) -> None:
+        """A module summary was read: the reading file depends on what it is made of."""
+        if not self._tracking:
+            return
+        found = self._summary_fps.get(id(summary))
+        if found is None or found[0] is not summary:
+            from asyncify_lint.project.summary import content_fingerprint
+
+            found = self._summary_fps[id(summary)] = (summary, content_fingerprint(summary))
+        self._tracking[-1].summaries[relpath] = found[1]  # type: ignore[assignment]
+
+    def _soft_memo(self, name: str, args: tuple, compute: Callable):
+        """``compute(*args)``, memoised (a project fact: kept until a file changes) with what computing
+        it read. A reader records the question itself (``Deps.soft``): it is asked again when one of
+        the files its answer was made of changed."""
+        key = (name, args)
+        found = self.soft_answers.get(key)
+        if found is None:
+            deps = Deps()
+            self._tracking.append(deps)
+            try:
+                value = compute(*args)
+            finally:
+                self._tracking.pop()
+            found = self.soft_answers[key] = (value, deps)
+        if self._tracking:
+            self._tracking[-1].soft.add(key)
+        return found[0]
+
     # -- project-wide facts ------------------------------------------------------------------
+    #: facts read through recorded questions (project/deps.py), not as a whole
+    QUERIED_FACTS = frozenset({"callgraph", "callgraph.resolver"})
+
     def fact(self, key: str, compute: Callable[["Project"], object]) -> object:
         if key not in self._facts:
-            self._facts[key] = compute(self)
+            deps = Deps()
+            self._tracking.append(deps)
+            try:
+                self._facts[key] = compute(self)
+            finally:
+                self._tracking.pop()
+            if key not in self.QUERIED_FACTS and not key.startswith("memo."):
+                self._fact_deps[key] = deps
+        if self._tracking:
+            found = self._fact_deps.get(key)
+            if found is not None:
+                self._tracking[-1].merge(found)
         return self._facts[key]
 
     # -- whole-project analysis (summary.py, callgraph.py, cache.py) ---------------------------
@@ -372,7 +459,13 @@ class Project:
 
     def summary(self, relpath: str):
         """The summary of one module (from the disk cache when still valid)."""
-        return self.store.get(relpath)
+        if not self._tracking:
+            return self.store.get(relpath)
+        with self.untracked():
+            s = self.store.get(relpath)
+        if s is not None:
+            self.note_summary(relpath, s)
+        return s
 
     @property
     def summaries(self):
@@ -384,11 +477,14 @@ class Project:
         """The resolved call graph of the whole project (built once, until a file changes)."""
         from asyncify_lint.project.callgraph import build_graph
 
-        return self.fact("callgraph", build_graph)
+        graph = self.fact("callgraph", build_graph)
+        return GraphReader(graph, self) if self._tracking else graph
 
     def contexts_containing(self, needles: Iterable[bytes]) -> Iterable[FileContext]:
         """Contexts of every project file whose text contains one of ``needles`` (a cheap pre-filter)."""
         needles = tuple(needles)
+        if self._tracking:
+            self._tracking[-1].needles.add(needles)
         for rel in self.files:
             if rel in self._overlay:
                 data = self._overlay[rel].encode("utf-8", "surrogatepass")

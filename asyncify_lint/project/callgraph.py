@@ -24,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from asyncify_lint.project.deps import query
 from asyncify_lint.project.discover import longest_module
 from asyncify_lint.project.summary import (
     ARGUMENT,
@@ -801,22 +802,30 @@ def loop_safe_function(ctx, func) -> bool:
     return f is not None and f.qualname in graph.functions and graph.loop_safe(f.qualname)
 
 
-def unawaited_calls_to(ctx, key: str, target: Callable) -> dict:
-    """Un-awaited call sites of this file whose callee ``target(project, site)`` accepts, by position
-    (line, col, end_line, end_col) → (site, callee summary); memoised in the context under ``key``."""
+def unawaited_calls_to(ctx, key: str) -> dict:
+    """Un-awaited call sites of this file whose callee ``UNAWAITED_TARGETS[key](project, site)``
+    accepts, by position (line, col, end_line, end_col) → (site, callee summary); memoised in the
+    context under ``key``."""
     found = ctx.cache.get(key)
     if found is None:
-        found = {}
         cur = current(ctx) if not ctx.is_test else None
-        if cur is not None:
-            for _f, sites in cur[1].all_calls():
-                for site in sites:
-                    if site.kind != "call" or site.flags & AWAITED:
-                        continue
-                    callee = target(ctx.project, site)
-                    if callee is not None:
-                        found[(site.line, site.col, site.end_line, site.end_col)] = (site, callee)
+        found = _unawaited_calls(ctx.project, cur[0], key) if cur is not None else {}
         ctx.cache[key] = found
+    return found
+
+
+@query("unawaited_calls")
+def _unawaited_calls(project, relpath: str, key: str) -> dict:
+    found = {}
+    s = project.summary(relpath)
+    target = UNAWAITED_TARGETS[key]
+    for _f, sites in s.all_calls():
+        for site in sites:
+            if site.kind != "call" or site.flags & AWAITED:
+                continue
+            callee = target(project, site)
+            if callee is not None:
+                found[(site.line, site.col, site.end_line, site.end_col)] = (site, callee)
     return found
 
 
@@ -832,6 +841,10 @@ def sync_bound_target(project, site: CallSite) -> FunctionSummary | None:
     if f is None or s.is_test or f.is_async or not f.sync_bound or f.cls is not None:  # type: ignore[union-attr]
         return None
     return f
+
+
+#: the callees ``unawaited_calls_to`` looks for, by the rule asking
+UNAWAITED_TARGETS: dict[str, Callable] = {"afy401": afy401_target, "afy403": sync_bound_target}
 
 
 def sync_bound_function(ctx, func) -> str:

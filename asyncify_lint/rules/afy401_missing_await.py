@@ -48,7 +48,7 @@ from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers.rewrites import add_await, can_await_here
 from asyncify_lint.helpers.sqla import bound_parameter
-from asyncify_lint.project.callgraph import afy401_target, graph_for, unawaited_calls_to
+from asyncify_lint.project.callgraph import graph_for, unawaited_calls_to
 from asyncify_lint.project.summary import RETURNED, STORED
 from asyncify_lint.registry import Rule, register
 
@@ -73,7 +73,7 @@ CONSUMERS = frozenset(
 
 
 def _sites(ctx: FileContext) -> dict:
-    return unawaited_calls_to(ctx, "afy401", afy401_target)
+    return unawaited_calls_to(ctx, "afy401")
 
 
 RULE.prefilter = lambda ctx: bool(_sites(ctx))

@@ -67,7 +67,7 @@ from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import sqla
 from asyncify_lint.helpers.rewrites import can_await_here, needs_parentheses
-from asyncify_lint.project.callgraph import sync_bound_target, unawaited_calls_to
+from asyncify_lint.project.callgraph import unawaited_calls_to
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -87,7 +87,7 @@ RULE = register(
 
 
 def _sites(ctx: FileContext) -> dict:
-    return unawaited_calls_to(ctx, "afy403", sync_bound_target)
+    return unawaited_calls_to(ctx, "afy403")
 
 
 RULE.prefilter = lambda ctx: bool(_sites(ctx))

@@ -385,7 +385,17 @@ def _main(argv: list[str]) -> int:
                 exit_code = EXIT_ERROR
         return exit_code if not args.exit_zero else (EXIT_ERROR if exit_code == EXIT_ERROR else EXIT_CLEAN)
 
+    if stdin is None and not fixing:  # a check of the files on disk: earlier results still true are reused
+        from asyncify_lint.project.results import ResultCache
+
+        linter.results = ResultCache(linter)
+        for st in states:
+            linter.results.seen(st)
     diags, failed_check = _check(linter, states)
+    if linter.results is not None:
+        linter.results.save()
+        if args.verbose:
+            print(f"asyncify-lint: {linter.results.describe()}", file=sys.stderr)
     if failed_check:
         exit_code = EXIT_ERROR
     if args.add_noqa:

@@ -20,6 +20,7 @@ from asyncify_lint import cli
 from asyncify_lint.config import Settings, load_config
 from asyncify_lint.project import Project
 from asyncify_lint.project import cache as cache_mod
+from asyncify_lint.project.results import results_file
 from asyncify_lint.project.summary import (
     SUMMARY_VERSION,
     CallSite,
@@ -393,17 +394,18 @@ def test_cli_cache_dir_env_config_and_no_cache(tmp_path, monkeypatch):
     (root / "pyproject.toml").write_text(FILES["pyproject.toml"] + '\n[tool.asyncify-lint]\ncache-dir = "build/afy"\n')
     rc, out, err = _run("s")
     assert rc == 1, err
+    settings = Settings(cache_dir="build/afy")
     assert _files(root / "build" / "afy") == {".gitignore", os.path.basename(cache_mod.cache_file(
-        str(root), Settings(cache_dir="build/afy")))}
+        str(root), settings)), os.path.basename(results_file(str(root), settings))}
     assert (root / "build" / "afy" / ".gitignore").read_text() == "*\n"
     assert not (root / ".asyncify_cache").exists()
     # the environment over the key
     monkeypatch.setenv("ASYNCIFY_LINT_CACHE_DIR", str(tmp_path / "env"))
     assert _run("s")[1] == out
-    assert len(_files(tmp_path / "env")) == 2
+    assert len(_files(tmp_path / "env")) == 3  # .gitignore, the summaries, the results
     # the command line over both
     assert _run("s", "--cache-dir", "../cli")[1] == out
-    assert len(_files(tmp_path / "cli")) == 2
+    assert len(_files(tmp_path / "cli")) == 3
     # --no-cache: nothing written anywhere, nothing read
     monkeypatch.delenv("ASYNCIFY_LINT_CACHE_DIR")
     shutil.rmtree(root / "build")
@@ -430,8 +432,9 @@ def test_an_existing_directory_is_not_given_a_gitignore(tmp_path, monkeypatch):
     (root / "mine").mkdir()
     monkeypatch.chdir(root)
     assert _run("s", "--cache-dir", "mine")[0] == 1
-    assert _files(root / "mine") == {os.path.basename(cache_mod.cache_file(
-        str(root), Settings(cache_dir_option=str(root / "mine"))))}
+    settings = Settings(cache_dir_option=str(root / "mine"))
+    assert _files(root / "mine") == {os.path.basename(cache_mod.cache_file(str(root), settings)),
+                                     os.path.basename(results_file(str(root), settings))}
 
 
 def test_flake8_plugin_honours_the_cache_settings(tmp_path):

@@ -391,7 +391,9 @@ def test_verbose_says_the_root_the_settings_and_the_files(proj):
     assert err == ("asyncify-lint: project root: .: the project around the current directory, which holds setup.cfg\n"
                    "asyncify-lint: settings: defaults (no configuration section)\n"
                    "asyncify-lint: project state: migrating (a FastAPI app (app.py) with no async engine)\n"
-                   "asyncify-lint: files: 1 checked, 2 in the project\n")
+                   "asyncify-lint: files: 1 checked, 2 in the project\n"
+                   "asyncify-lint: results: 0 reused from the cache, 1 checked (app.py)\n")
+    assert run("app.py", "-v")[2].endswith("asyncify-lint: results: 1 reused from the cache, 0 checked\n")
     write(proj, "pyproject.toml", "[tool.asyncify-lint]\nignore = ['AFY302']\nproject-state = 'async'\n")
     err = run("--verbose")[2]
     assert "asyncify-lint: settings: pyproject.toml\n" in err

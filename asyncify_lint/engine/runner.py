@@ -72,6 +72,8 @@ class Linter:
         self.rules = selected_rules(settings.effective_select(), settings.ignore)
         self.unsafe_fixes = settings.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
         self._fix_enabled: dict[str, bool] = {}
+        #: the results cache (project/results.py), set by a check run that may reuse earlier results
+        self.results = None
         self._ignored_in: dict[str, tuple[str, ...]] = {}
 
     # -- contexts ----------------------------------------------------------------------------
@@ -135,6 +137,18 @@ class Linter:
     def check(self, state: FileState) -> list[Diagnostic]:
         if state.source is None:
             return [state.load_error] if state.load_error is not None else []
+        results = self.results
+        if results is None:
+            return self._check(state)
+        found = results.lookup(state)
+        if found is not None:
+            return found
+        with self.project.tracking() as deps:
+            diags = self._check(state)
+        results.record(state, diags, deps)
+        return diags
+
+    def _check(self, state: FileState) -> list[Diagnostic]:
         ctx = self._shared_context(state)
         if ctx is None:
             try:

@@ -11,7 +11,6 @@ import ast
 from dataclasses import dataclass, field
 
 FUNC_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
-SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 # Public names that are re-exported under a shorter path; keys map to the canonical spelling.
 CANONICAL = {

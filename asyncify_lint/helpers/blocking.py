@@ -60,18 +60,6 @@ HINTS = {
     "offload with `await asyncio.to_thread(...)` or use an async API",
 }
 
-CATEGORY_OF_CODE = {
-    "AFY110": "sleep",
-    "AFY111": "http",
-    "AFY112": "subprocess",
-    "AFY113": "file-io",
-    "AFY114": "os",
-    "AFY115": "os",
-    "AFY116": "socket",
-    "AFY117": "db",
-    "AFY118": "other",
-}
-
 
 @dataclass(frozen=True)
 class Entry:

@@ -76,8 +76,6 @@ FUNC_NAMESPACES = ("sqlalchemy.func.", "sqlalchemy.sql.func.", "sqlalchemy.sql.e
                    "sqlalchemy.sql.functions.func.", "sqlmodel.func.")
 EAGER_OPTIONS = frozenset({"selectinload", "joinedload", "subqueryload", "immediateload", "contains_eager",
                            "defaultload", "lazyload", "noload", "raiseload"})
-EAGER_LAZY = frozenset({"selectin", "joined", "subquery", "immediate", "raise", "raise_on_sql", "noload",
-                        "write_only", "dynamic", "False", "None"})
 
 
 @dataclass

@@ -130,10 +130,6 @@ def is_async_session(ctx: FileContext, expr: ast.AST) -> bool:
     return sqla_type(ctx, expr) in ASYNC_SESSION_TYPES
 
 
-def is_sync_session(ctx: FileContext, expr: ast.AST) -> bool:
-    return sqla_type(ctx, expr) in SYNC_SESSION_TYPES
-
-
 # -- inference ---------------------------------------------------------------------------------
 def resolve(ctx: FileContext, expr: ast.AST, _depth: int = 0) -> SqlaType | None:
     if _depth > _MAX_DEPTH:
@@ -243,9 +239,6 @@ def _entered(ctx: FileContext, cm: ast.AST, depth: int) -> SqlaType | None:
     if t.cls in SESSION_TYPES or t.cls in (CONNECTION, ASYNC_CONNECTION):
         return SqlaType(t.cls)
     return None
-
-
-_KNOWN_CLASSES = SESSION_TYPES | {ENGINE, ASYNC_ENGINE, CONNECTION, ASYNC_CONNECTION, METADATA}
 
 
 def _resolve_call(ctx: FileContext, call: ast.Call, depth: int) -> SqlaType | None:

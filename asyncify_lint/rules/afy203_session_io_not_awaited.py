@@ -87,11 +87,6 @@ CONNECTION_IO = frozenset({
 ENGINE_IO = frozenset({"dispose", "raw_connection", "connect"})
 BEGIN = frozenset({"begin", "begin_nested"})
 
-_SESSION_NAMES = {
-    sqla.SA_SESSION: "sync `Session`", sqla.SQLMODEL_SESSION: "sync `Session`",
-    sqla.SA_ASYNC_SESSION: "`AsyncSession`", sqla.SQLMODEL_ASYNC_SESSION: "`AsyncSession`",
-}
-
 
 def _io_kind(recv: str | None, method: str, call: ast.Call, ctx: FileContext) -> str | None:
     """"async" / "sync" when ``recv.method()`` is I/O to await (sync: once the session is async)."""

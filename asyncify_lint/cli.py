@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import difflib
 import errno
 import gc
 import importlib
@@ -14,8 +13,7 @@ import sys
 from collections import Counter
 from typing import Sequence
 
-from asyncify_lint import __version__, baseline, output
-from asyncify_lint.bridge import bridge
+from asyncify_lint import __version__, output
 from asyncify_lint.config import (
     STRATEGIES,
     ConfigError,
@@ -27,23 +25,14 @@ from asyncify_lint.config import (
 )
 from asyncify_lint.diagnostics import Diagnostic
 from asyncify_lint.engine.runner import MAX_CYCLES, FileState, Linter, display_path, gc_paused
-from asyncify_lint.engine.transaction import (
-    Change,
-    Interrupted,
-    JournalError,
-    WriteFailed,
-    commit,
-    finish,
-    journal_path,
-    load_journal,
-    problems,
-    recovery,
-    signals_interrupt,
-)
 from asyncify_lint.project import Project
 from asyncify_lint.project.approot import RootChoice, choose_root
 from asyncify_lint.project.discover import matches_any, walk_files
 from asyncify_lint.registry import all_rules, get_rule
+
+# What only --fix / --diff (the bridge, the writing of a migration, difflib), --baseline or a subcommand
+# uses is imported in the function that uses it, so that a check imports no more than it needs (and
+# `--version` or a subcommand, not the migration's machinery).
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -225,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"asyncify-lint: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except (ConfigError, baseline.BaselineError) as exc:
+    except (ConfigError, *_baseline_errors()) as exc:
         print(f"asyncify-lint: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -236,6 +225,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return EXIT_FINDINGS
+
+
+def _baseline_errors() -> tuple[type[Exception], ...]:
+    """``baseline.BaselineError`` once the baseline module is imported (only a run with --baseline
+    imports it, and nothing else raises it); before that, nothing."""
+    module = sys.modules.get("asyncify_lint.baseline")
+    return (module.BaselineError,) if module is not None else ()
 
 
 # `asyncify-lint NAME ...`: a command of its own, in its own module (imported only when used), whose
@@ -261,6 +257,8 @@ def _main(argv: list[str]) -> int:
         raise UsageError("--add-noqa cannot be used with --fix, --diff or --stdin-filename")
     if args.update_baseline and (not args.baseline or args.diff):
         raise UsageError("--update-baseline needs --baseline FILE, and no --diff")
+    if args.baseline:
+        from asyncify_lint import baseline
     accepted = baseline.load(args.baseline) if args.baseline and not args.update_baseline else None
 
     paths, choice, settings = resolve_settings(args, stdin)
@@ -272,6 +270,8 @@ def _main(argv: list[str]) -> int:
     linter = Linter(project, settings)
     if not linter.rules:
         raise UsageError("no rule matches the selection")
+    from asyncify_lint.engine.transaction import journal_path  # the journal an interrupted --fix left
+
     journal = journal_path(project.root)
     stop, rewritten = _interrupted_migration(journal, project.root, args.fix and not args.diff and stdin is None)
     if stop is not None:
@@ -303,6 +303,8 @@ def _main(argv: list[str]) -> int:
         fix_all(linter, states)
         done = None
         if settings.strategy == "bridge":
+            from asyncify_lint.bridge import bridge
+
             try:
                 done = bridge(linter, states)
             except Exception as exc:  # a bug in the bridge: said in one line, and nothing is written
@@ -353,6 +355,8 @@ def _main(argv: list[str]) -> int:
         exit_code = max(exit_code, code)
         rewritten += written
     if args.diff:  # the fixes as a unified diff; nothing is written
+        import difflib
+
         for st in states:
             if not st.changed:
                 continue
@@ -541,6 +545,8 @@ def _write_migration(project: Project, states: list[FileState], new_files: dict[
     """Write the migration (``--fix``): every file of it or none. Returns (exit code, files written); an
     exit code above ``EXIT_ERROR`` is a signal's, and the run ends there. When nothing is written, each
     file's state is put back to the text on disk, so that what is reported after is what the files hold."""
+    from asyncify_lint.engine.transaction import Change, Interrupted, WriteFailed, commit, problems, signals_interrupt
+
     changes: list[Change] = []
     for st in states:
         if not st.changed:
@@ -595,6 +601,17 @@ def _write_migration(project: Project, states: list[FileState], new_files: dict[
 def _interrupted_migration(journal: str, root: str, fix: bool) -> tuple[int | None, int]:
     """What a run does first when an earlier ``--fix`` was interrupted and left its journal: say so, and
     with ``fix`` finish that migration. Returns (the exit code when the run ends here, files written)."""
+    from asyncify_lint.engine.transaction import (
+        Interrupted,
+        JournalError,
+        WriteFailed,
+        finish,
+        load_journal,
+        problems,
+        recovery,
+        signals_interrupt,
+    )
+
     shown = display_path(journal)
     try:
         entries = load_journal(journal)

@@ -2,7 +2,8 @@
 
 Every format is one function of a :class:`Report` that returns the text to print, registered in
 ``FORMATS``. The structured formats follow what the consuming tool expects, as ruff emits them:
-GitHub workflow commands, GitLab Code Quality, JUnit XML, SARIF 2.1.0.
+GitHub workflow commands, GitLab Code Quality, JUnit XML, SARIF 2.1.0. The modules only one format
+uses (xml.etree, importlib.metadata) are imported by it, not by a run that prints text.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import os
 import pathlib
 import re
 import urllib.parse
-import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Callable
 
 from asyncify_lint import __version__
@@ -164,6 +163,8 @@ def _xml_text(s: str) -> str:
 
 def _junit(report: Report) -> str:
     """One testsuite per file, one failed testcase per diagnostic (ruff's layout)."""
+    import xml.etree.ElementTree as ET
+
     by_file: dict[str, list[Diagnostic]] = {}
     for d, _ in report.diagnostics:
         by_file.setdefault(d.path, []).append(d)
@@ -194,6 +195,8 @@ def _junit(report: Report) -> str:
 def repository_url() -> str | None:
     """The repository URL of the installed package's metadata (``project_urls`` or ``url`` of
     setup.cfg), or None."""
+    from importlib import metadata
+
     try:
         meta = metadata.metadata(TOOL)
     except metadata.PackageNotFoundError:

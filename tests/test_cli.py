@@ -309,6 +309,31 @@ def test_version(proj):
     assert r.returncode == 0 and r.stdout.strip() == f"asyncify-lint {__version__}"
 
 
+def test_a_check_does_not_import_what_only_fixes_baselines_and_other_formats_use(proj):
+    """Start-up time: importing the CLI, and a check with text output, leave out the modules that only
+    --fix / --diff, --strategy bridge, --baseline or the other output formats use (each is imported in
+    the function that uses it)."""
+    write(proj, "app.py", ENDPOINT)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(cli.__file__))))
+    lazy = {"asyncify_lint.bridge", "asyncify_lint.baseline", "libcst", "xml.etree.ElementTree"}
+    script = ("import sys\nbefore = set(sys.modules)\nimport asyncify_lint.cli\n{run}"
+              "print(sorted(set(sys.modules) - before))\n")
+    r = subprocess.run([sys.executable, "-c", script.format(run="")], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    imported = set(ast.literal_eval(r.stdout))
+    assert "asyncify_lint.cli" in imported
+    # the migration's transaction (and the summary cache it reaches) come with the run, not the import
+    assert not imported & (lazy | {"asyncify_lint.engine.transaction", "importlib.metadata"}), imported
+    check = "code = asyncify_lint.cli.main(['app.py'])\nsys.stdout.flush()\nprint()\n"
+    r = subprocess.run([sys.executable, "-c", script.format(run=check)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    report, _, modules = r.stdout.rpartition("\n\n")
+    assert "AFY301" in report
+    imported = set(ast.literal_eval(modules))
+    assert "asyncify_lint.rules" in imported
+    assert not imported & lazy, imported
+
+
 # -- --diff and --fix ----------------------------------------------------------------------------
 
 

@@ -245,7 +245,7 @@ def test_sarif_fixes_are_the_fixes_that_fix_applies(proj, capsys):
 def test_sarif_help_uri_on_the_configured_repository(proj, capsys, monkeypatch):
     meta = email.message.Message()
     meta["Project-URL"] = "Source, https://github.com/example/asyncify-lint/"
-    monkeypatch.setattr(output.metadata, "metadata", lambda name: meta)
+    monkeypatch.setattr("importlib.metadata.metadata", lambda name: meta)  # (output imports it when used)
     output.repository_url.cache_clear()
     try:
         log = json.loads(run(proj, capsys, "--output-format", "sarif")[1])

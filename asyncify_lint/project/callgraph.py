@@ -742,8 +742,7 @@ class CallGraph:
                                     "dependency; after the migration it is an async generator")
                     elif self.becomes_async(q):  # type: ignore[arg-type]
                         if site.kind == "call" and not site.flags & AWAITED:
-                            out[key] = (f"{where} calls {site.text}() synchronously; after the migration it "
-                                        "returns a coroutine")
+                            out[key] = f"{where} calls {site.text}() synchronously; {AFTER_COROUTINE}"
                         elif site.kind == "use":
                             out[key] = (f"{where} uses {site.text}, which becomes a coroutine function after "
                                         "the migration")
@@ -764,6 +763,10 @@ class CallGraph:
                     what = f"calls {site.text}()" if site.kind == "call" else f"uses {site.text}"
                     out[key] = f"{where} {what} (the {kind}); after the migration it is {after}"
         return out
+
+
+#: how AFY501 ends the finding of a call that returns a coroutine after the migration
+AFTER_COROUTINE = "after the migration it returns a coroutine"
 
 
 def build_graph(project) -> CallGraph:

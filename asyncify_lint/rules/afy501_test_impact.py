@@ -14,7 +14,9 @@ coroutine`.
 ## Why is this bad?
 Tests are never rewritten by the fixer. A test that calls a converted function synchronously gets a
 coroutine instead of a result, and usually passes or fails for the wrong reason. These are the tests
-to port (to `pytest-asyncio`/`anyio` and `AsyncSession`) together with the migration.
+to port (to `pytest-asyncio`/`anyio` and `AsyncSession`) together with the migration. A test that
+asserts the call's result (`assert crud.get_user(db, 1)`, `... is not None`, `... != x`) is named as
+one that passes by accident: a coroutine object is always true, so it keeps passing and tests nothing.
 
 ## Example
 ```python
@@ -37,7 +39,7 @@ import ast
 
 from asyncify_lint.diagnostics import FixAvailability
 from asyncify_lint.engine.context import FileContext
-from asyncify_lint.project.callgraph import graph_for
+from asyncify_lint.project.callgraph import AFTER_COROUTINE, graph_for
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -70,4 +72,31 @@ RULE.prefilter = lambda ctx: bool(_findings(ctx))
 def check(ctx: FileContext, node: ast.AST):
     text = _findings(ctx).get((node.lineno, node.col_offset, node.end_lineno, node.end_col_offset))  # type: ignore[attr-defined]
     if text is not None:
+        if text.endswith(AFTER_COROUTINE) and _always_true(ctx, node):
+            test = _enclosing_function(ctx, node)
+            who = f"`{test}`" if test else "the test"
+            text += (f"; {who} then passes by accident: a coroutine object is always true, so the `assert` "
+                     "tests nothing")
         yield RULE.at(ctx, node, text=text)
+
+
+def _always_true(ctx: FileContext, call: ast.AST) -> bool:
+    """Whether an ``assert`` holds for any coroutine ``call`` returns: ``assert f()``, ``assert f() is
+    not None``, ``assert f() != x``."""
+    parent = ctx.parent(call)
+    if isinstance(parent, ast.Assert):
+        return parent.test is call
+    if isinstance(parent, ast.Compare) and isinstance(ctx.parent(parent), ast.Assert) and parent.left is call \
+            and len(parent.ops) == 1:
+        op, right = parent.ops[0], parent.comparators[0]
+        return isinstance(op, ast.NotEq) or (
+            isinstance(op, ast.IsNot) and isinstance(right, ast.Constant) and right.value is None)
+    return False
+
+
+def _enclosing_function(ctx: FileContext, node: ast.AST) -> str | None:
+    while node is not None:
+        node = ctx.parent(node)  # type: ignore[assignment]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node.name
+    return None

@@ -512,7 +512,7 @@ def _impact_report(linter: Linter, states: list[FileState], when: str) -> list[D
     out: list[Diagnostic] = []
     if not impact:
         return out
-    for st in states:
+    for st in _test_states(linter, states):
         if st.source is None:
             continue
         try:
@@ -522,6 +522,18 @@ def _impact_report(linter: Linter, states: list[FileState], when: str) -> list[D
         for d in linter.diagnostics(ctx, impact):
             d.path = st.display
             out.append(d)
+    return out
+
+
+def _test_states(linter: Linter, states: list[FileState]) -> list[FileState]:
+    """Every test file of the project, whatever paths were given (the same set the bridge reads): the
+    ones of ``states``, and the others read now (never written). The report's findings are in tests."""
+    project = linter.project
+    out = [st for st in states if st.is_test]
+    given = {st.relpath for st in states}
+    for rel in project.files:
+        if rel not in given and rel.endswith(".py") and project.is_test_file(rel):
+            out.append(linter.load(os.path.join(project.root, rel), display_path(os.path.join(project.root, rel))))
     return out
 
 

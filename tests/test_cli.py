@@ -737,3 +737,17 @@ def test_endpoint_fix_is_safe_when_nothing_blocking_is_reachable(proj):
     run("app.py", "--fix")
     text = p.read_text()
     assert "async def index" in text and "\ndef slow" in text
+
+
+def test_the_impact_report_reads_every_test_file_whatever_the_paths(proj):
+    """`--fix app` names the tests of tests/ as `--fix .` does: the report reads the project's test
+    files, not only those under the paths given."""
+    write(proj, "app/__init__.py", "")
+    write(proj, "app/db.py", "from sqlalchemy import create_engine\n\nengine = create_engine('sqlite:///./a.db')\n")
+    test = write(proj, "tests/test_db.py", "from app.db import engine\n\n\ndef test_connect():\n"
+                                           "    with engine.connect():\n        pass\n")
+    before = test.read_text()
+    rc, out, err = run("app", "--fix", "--unsafe-fixes")
+    assert test.read_text() == before
+    assert ("tests/test_db.py:5:10: AFY501 tests/test_db.py:5 calls engine.connect() (the engine); after the "
+            "migration it is an AsyncEngine") in err

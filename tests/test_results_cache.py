@@ -186,3 +186,13 @@ def test_a_name_whose_type_changes_elsewhere_rechecks_its_readers(tmp_path: Path
     warm = run(root, cache)[0]
     assert warm == run(root, None)[0]
     assert warm != before
+
+
+def test_two_selections_keep_a_results_file_each(tmp_path: Path):
+    root = tmp_path / "app"
+    shutil.copytree(APPS["layered"], root, ignore=shutil.ignore_patterns(".asyncify_cache", "__pycache__"))
+    cache = tmp_path / "cache"
+    run(root, cache, "--select", "AFY2")
+    run(root, cache, "--select", "AFY3")
+    assert len(list(cache.glob("results-*.json"))) == 2
+    assert "0 checked" in run(root, cache, "--select", "AFY2", "--verbose")[1]

@@ -68,10 +68,12 @@ def settings_key(settings) -> str:
     return _blake(json.dumps(fields, sort_keys=True, default=repr))
 
 
-def results_file(root: str, settings) -> str:
+def results_file(root: str, settings, flavour: str) -> str:
+    """The results of one set of settings (``flavour``: rules, options): two selections run in turn
+    (a pre-commit hook and an editor) keep a file each."""
     base = cache.cache_file(root, settings)
     directory, name = os.path.split(base)
-    return os.path.join(directory, "results-" + name[len("summaries-"):])
+    return os.path.join(directory, f"results-{name[len('summaries-'):-len('.json')]}-{flavour}.json")
 
 
 # -- diagnostics as data ----------------------------------------------------------------------------
@@ -102,10 +104,11 @@ class ResultCache:
     def __init__(self, linter: "Linter") -> None:
         self.linter = linter
         self.project = project = linter.project
-        self.path = results_file(project.root, project.settings)
+        flavour = _blake(repr((settings_key(linter.settings), sorted(r.code for r in linter.rules),
+                               linter.unsafe_fixes)))[:12]
+        self.path = results_file(project.root, project.settings, flavour)
         modules = sorted((m, rel, pkg) for m, (rel, pkg) in project.modules.items())
-        self.key = _blake(repr((_MAGIC, code_key(), settings_key(linter.settings),
-                                sorted(r.code for r in linter.rules), linter.unsafe_fixes, modules)))
+        self.key = _blake(repr((_MAGIC, code_key(), flavour, modules)))
         self._entries: dict | None = None
         self._raw: dict[str, bytes] = {}  # relpath -> the file's bytes, as this run read them
         self._shas: dict[str, str] = {}

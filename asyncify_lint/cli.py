@@ -451,8 +451,8 @@ def _check(linter: Linter, states: list[FileState]) -> tuple[list[tuple[Diagnost
     a rule failed (said on stderr)."""
     diags: list[tuple[Diagnostic, bool]] = []
     failed = False
-    for st in states:
-        for d in linter.check(st):
+    for st, found in zip(states, linter.check_all(states)):
+        for d in found:
             diags.append((d, linter.fixable(d, st)))
         for e in st.errors:
             print(f"asyncify-lint: error: {e}", file=sys.stderr)

@@ -196,3 +196,30 @@ def test_two_selections_keep_a_results_file_each(tmp_path: Path):
     run(root, cache, "--select", "AFY3")
     assert len(list(cache.glob("results-*.json"))) == 2
     assert "0 checked" in run(root, cache, "--select", "AFY2", "--verbose")[1]
+
+
+def test_rules_in_worker_processes_report_what_one_process_does(tmp_path: Path, monkeypatch):
+    from asyncify_lint.project import parallel
+
+    monkeypatch.setattr(parallel, "MIN_BYTES", 1)
+    monkeypatch.setattr(parallel, "MIN_FILES", 2)
+    root = tmp_path / "app"
+    shutil.copytree(APPS["layered"], root, ignore=shutil.ignore_patterns(".asyncify_cache", "__pycache__"))
+    monkeypatch.setenv("ASYNCIFY_LINT_JOBS", "1")
+    serial = run(root, None)[0]
+    parent, real, workers = os.getpid(), parallel._check_run, tmp_path / "workers"
+    workers.mkdir()
+
+    def noting(indices):
+        if os.getpid() != parent:
+            (workers / str(os.getpid())).write_text(str(len(indices)))
+        return real(indices)
+
+    monkeypatch.setattr(parallel, "_check_run", noting)
+    monkeypatch.setenv("ASYNCIFY_LINT_JOBS", "3")
+    cache = tmp_path / "cache"
+    assert run(root, cache)[0] == serial
+    assert list(workers.iterdir()), "no file was checked in a worker"
+    # the workers' results went to the cache like the others: a warm run reuses them all
+    assert run(root, cache)[0] == serial
+    assert "0 checked" in run(root, cache, "--verbose")[1]

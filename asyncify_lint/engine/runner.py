@@ -143,10 +143,37 @@ class Linter:
         found = results.lookup(state)
         if found is not None:
             return found
+        return self.check_again(state)
+
+    def check_again(self, state: FileState) -> list[Diagnostic]:
+        """Check a file whose earlier results (if any) no longer hold, recording what its rules read."""
+        results = self.results
+        if results is None or state.source is None:
+            return self.check(state)
         with self.project.tracking() as deps:
             diags = self._check(state)
         results.record(state, diags, deps)
         return diags
+
+    def check_all(self, states: list[FileState]) -> list[list[Diagnostic]]:
+        """The diagnostics of each file: earlier results that still hold, the others checked, in worker
+        processes too on a large cold project (``project/parallel.py``)."""
+        from asyncify_lint.project import parallel
+
+        out: list[list[Diagnostic] | None] = [None] * len(states)
+        todo = []
+        for i, st in enumerate(states):
+            found = self.results.lookup(st) if self.results is not None and st.source is not None else None
+            if found is not None:
+                out[i] = found
+            else:
+                todo.append(i)
+        for i, diags in parallel.check(self, states, todo).items():
+            out[i] = diags
+        for i in todo:
+            if out[i] is None:
+                out[i] = self.check_again(states[i])
+        return out  # type: ignore[return-value]
 
     def _check(self, state: FileState) -> list[Diagnostic]:
         ctx = self._shared_context(state)

@@ -1,4 +1,4 @@
-"""Summaries of a large, cold project computed in worker processes.
+"""Summaries of a large, cold project computed in worker processes, and then its rules checked in them.
 
 A module's summary depends only on its text and, for the types of a few values, on the modules it
 imports, so the files to summarise can be shared out. On a cold run of a large project the files are
@@ -124,7 +124,7 @@ def _merge(store: "SummaryStore", fut) -> None:
                 store.add(rel, pickle.loads(pickled), entry)  # our own worker's bytes, never a file's
 
 
-def share(sizes: dict[str, int], n: int) -> list[list[str]]:
+def share(sizes: dict, n: int) -> list[list]:
     """``n`` runs of consecutive files (in the given order, a package's modules together: the modules
     a summary consults for types are mostly its neighbours, parsed once per process) of about equal
     size."""
@@ -187,3 +187,106 @@ def summarize(store: "SummaryStore", rels: list[str]) -> int:
     finally:
         _STORE, _RUNS, _ENDS = None, [], None
     return n
+
+
+# -- checking ---------------------------------------------------------------------------------------
+# The rules of a large cold project run in worker processes too, once the call graph is built: the
+# workers are forked after it, so each inherits the project, the graph and the facts made so far, and
+# checks runs of files taken from the back, while this process takes them from the front, as for the
+# summaries. Each file's diagnostics come back pickled (between the processes of this run only), with
+# its results-cache entry (plain data) and its errors.
+
+_LINTER = None  # the linter checking, inherited by the workers
+_STATES: list = []  # the files of the run, inherited by the workers
+
+
+def _check_run(indices: list[int]) -> list[tuple[int, bytes, dict | None, list[str]]]:
+    linter = _LINTER
+    assert linter is not None
+    out = []
+    for i in indices:
+        st = _STATES[i]
+        diags = linter.check_again(st)
+        entry = linter.results.entries.get(st.relpath) if linter.results is not None else None
+        out.append((i, pickle.dumps(diags, protocol=pickle.HIGHEST_PROTOCOL), entry, list(st.errors)))
+    return out
+
+
+def _check_work():
+    i = _take(front=False)
+    if i is None:
+        return None
+    return i, _check_run(_RUNS_OF_INDICES[i])
+
+
+_RUNS_OF_INDICES: list[list[int]] = []
+
+
+def check(linter, states: list, todo: list[int]) -> dict[int, list]:
+    """Check the files ``states[i]`` for ``i`` in ``todo`` in worker processes as well as this one, when
+    it pays (the same conditions as for the summaries); returns the diagnostics of the files done
+    (the caller checks whatever is missing serially)."""
+    global _LINTER, _STATES, _RUNS_OF_INDICES, _ENDS
+    n = jobs()
+    if n < 2 or len(todo) < MIN_FILES:
+        return {}
+    sizes: dict[int, int] = {}
+    for i in todo:
+        src = states[i].source
+        sizes[i] = len(src.raw) if src is not None and src.raw else len(states[i].text or "")
+    total = sum(sizes.values())
+    if total < MIN_BYTES or not _can_fork():
+        return {}
+    project = linter.project
+    project.graph  # noqa: B018 - built once, before the workers are forked: they inherit it
+    project.state  # noqa: B018
+    project.versions  # noqa: B018
+    if linter.results is not None:
+        linter.results.epoch()
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = min(n, max(2, total // MIN_BYTES))
+    runs = [run for run in share(sizes, min(len(sizes), n * RUNS_PER_PROCESS)) if run]
+    ctx = multiprocessing.get_context("fork")
+    done: dict[int, list] = {}
+    _LINTER, _STATES, _RUNS_OF_INDICES = linter, states, runs
+    _ENDS = (ctx.Lock(), ctx.RawArray("l", [0, len(runs) - 1]))
+
+    def merge(fut) -> None:
+        try:
+            finished = fut.result()
+        except Exception:  # a worker died or failed: its files are checked serially
+            return
+        if finished is None:
+            return
+        for i, pickled, entry, errors in finished[1]:
+            st = states[i]
+            done[i] = pickle.loads(pickled)  # our own worker's bytes, never a file's
+            st.errors.extend(errors)
+            if linter.results is not None:
+                linter.results.adopt(st.relpath, entry)
+
+    try:
+        with ProcessPoolExecutor(max_workers=n - 1, mp_context=ctx) as pool:
+            futures = [pool.submit(_check_work) for _ in runs]
+            while True:
+                i = _take(front=True)
+                if i is None:
+                    break
+                for j in runs[i]:
+                    done[j] = linter.check_again(states[j])
+                pending = []
+                for fut in futures:
+                    if fut.done():
+                        merge(fut)
+                    else:
+                        pending.append(fut)
+                futures = pending
+            for fut in futures:
+                merge(fut)
+    except (OSError, RuntimeError):  # cannot fork here: the serial path checks what is missing
+        return done
+    finally:
+        _LINTER, _STATES, _RUNS_OF_INDICES, _ENDS = None, [], [], None
+    return done

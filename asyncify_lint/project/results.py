@@ -252,6 +252,15 @@ class ResultCache:
                     found |= self._soft_files(inner)
         return found
 
+    def adopt(self, relpath: str, entry: dict | None) -> None:
+        """The entry a worker process recorded for a file it checked (None: none could be)."""
+        self.checked.append(relpath)
+        if entry is None:
+            self.entries.pop(relpath, None)
+        else:
+            self.entries[relpath] = entry
+        self._changed = True
+
     def describe(self) -> str:
         """For ``--verbose``: how many files were reused, and which were checked."""
         names = ", ".join(sorted(self.checked)[:10]) + (", ..." if len(self.checked) > 10 else "")

@@ -5,24 +5,29 @@ modules. ``Project`` records every such question in the ``Deps`` on top of its t
 by the runner around one file's rules, and by each memoised answer or project fact while it is
 computed, so that a later reader of the memo inherits what it was made of):
 
-* ``modules``: the files whose parsed text was read (a name's type, a re-export, a ``def``, a project
-  fact's scan), with everything their own contexts asked about (``Project.read_closure``);
+* ``modules``: the files whose parsed tree was read (a ``def`` another module holds, a project fact's
+  scan); the results cache adds the trees the contexts read asked about in turn
+  (``Project.hard_reads``), as their memoised answers may be reused;
+* ``soft``: the questions about another module's names (``type_of_qualname``, ``resolve_reexport``,
+  ``type_alias``), asked again only when a file their answer was made of changed;
 * ``needles``: the byte strings of a scan over every file (``contexts_containing``): a file that did
   not contain them, and does now, changes the answer;
-* ``summaries``: the fingerprint of each module summary read;
+* ``summaries``: the content fingerprint of each module summary read;
 * ``queries``: the call-graph questions asked and a fingerprint of each answer (``graph.drops(q,
-  site)``, ``q in graph.must_async``, ``afy401_target(site)``), with the project's state and target
-  versions. These are checked again by asking them again: an edit that changes a function's colour
-  changes exactly the answers about it, so only the files that asked are checked again.
+  site)``, ``q in graph.must_async``, a file's un-awaited calls of project coroutines), with the
+  project's state and target versions. They are checked by asking them again: an edit that changes
+  a function's colour changes exactly the answers about it, so only the files that asked are checked
+  again.
 
 Anything else read through the graph makes the file ``opaque``: its results are never reused.
-Everything here is plain data (strings, numbers, lists) so the results cache stays JSON (issue of
-trust: a cache file is read as untrusted data, never unpickled).
+Everything recorded is plain data (strings, numbers, tuples), so the results cache stays JSON: a
+cache file is read as untrusted data, never unpickled.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from typing import Any, Callable
 
@@ -97,7 +102,7 @@ def _encode(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, bool)):
         return value
     named = getattr(type(value), "_fields", None)
-    if named is not None and type(value).__name__ in _NAMED:
+    if named is not None and type(value).__name__ in _named():
         return ("T", type(value).__name__, tuple(_encode(v) for v in value))
     if isinstance(value, list):
         return ("L", tuple(_encode(v) for v in value))
@@ -116,32 +121,18 @@ def _decode(value: Any) -> Any:
     if isinstance(value, tuple):
         tag = value[0]
         if tag == "T":
-            return _NAMED[value[1]](*(_decode(v) for v in value[2]))
+            return _named()[value[1]](*(_decode(v) for v in value[2]))
         items = [_decode(v) for v in value[1]]
         return items if tag == "L" else tuple(items)
     return value
 
 
+@functools.lru_cache(maxsize=None)
 def _named() -> dict[str, type]:
+    """The named tuples a question may take (``CallSite``, ``Finding``), by class name."""
     from asyncify_lint.project.summary import CallSite, Finding
 
     return {"CallSite": CallSite, "Finding": Finding}
-
-
-class _LazyNamed(dict):
-    def __missing__(self, key: str) -> type:
-        self.update(_named())
-        if key not in self:
-            raise KeyError(key)
-        return dict.__getitem__(self, key)
-
-    def __contains__(self, key: object) -> bool:
-        if not dict.__len__(self):
-            self.update(_named())
-        return dict.__contains__(self, key)
-
-
-_NAMED: dict[str, type] = _LazyNamed()
 
 
 # -- recording --------------------------------------------------------------------------------
@@ -168,6 +159,7 @@ def query(name: str) -> Callable:
     def wrap(fn: Callable) -> Callable:
         QUERY_FUNCTIONS[name] = fn
 
+        @functools.wraps(fn)
         def recorded(project, *args):
             if project is None or not hasattr(project, "tracking_top") or project.tracking_top() is None:
                 return fn(project, *args)
@@ -176,9 +168,6 @@ def query(name: str) -> Callable:
             record(project, "fn", name, args, answer)
             return answer
 
-        recorded.__name__ = fn.__name__
-        recorded.__doc__ = fn.__doc__
-        recorded.__wrapped__ = fn  # type: ignore[attr-defined]
         return recorded
 
     return wrap

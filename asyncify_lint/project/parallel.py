@@ -121,7 +121,12 @@ def _merge(store: "SummaryStore", fut) -> None:
     if done is not None:
         for rel, entry, pickled in done[1]:
             if rel not in store._summaries:
-                store.add(rel, pickle.loads(pickled), entry)  # our own worker's bytes, never a file's
+                store.add(rel, _from_worker(pickled), entry)
+
+
+def _from_worker(pickled: bytes):
+    """What a worker of this run sent: our own process's bytes, never a file's (the one unpickling)."""
+    return pickle.loads(pickled)
 
 
 def share(sizes: dict, n: int) -> list[list]:
@@ -262,7 +267,7 @@ def check(linter, states: list, todo: list[int]) -> dict[int, list]:
             return
         for i, pickled, entry, errors in finished[1]:
             st = states[i]
-            done[i] = pickle.loads(pickled)  # our own worker's bytes, never a file's
+            done[i] = _from_worker(pickled)
             st.errors.extend(errors)
             if linter.results is not None:
                 linter.results.adopt(st.relpath, entry)

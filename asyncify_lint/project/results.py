@@ -112,8 +112,8 @@ class ResultCache:
         self._entries: dict | None = None
         self._raw: dict[str, bytes] = {}  # relpath -> the file's bytes, as this run read them
         self._shas: dict[str, str] = {}
-        self._answers: dict[tuple, str | None] = {}
-        self._soft_rels: dict[tuple[str, tuple], set[str]] = {}  # (kind, name, args) -> fingerprint now (None: fails)
+        self._answers: dict[tuple, str | None] = {}  # (kind, name, args) -> fingerprint now (None: fails)
+        self._soft_rels: dict[tuple[str, tuple], set[str]] = {}  # question -> the files its answer is made of
         self._needles: dict[tuple[bytes, ...], str] = {}
         self._epoch: str | None = None
         self._table: dict[str, list] | None = None
@@ -121,7 +121,6 @@ class ResultCache:
         self._unchanged = False  # no file changed since the last run's table
         self._old_state = ""  # the project's state then (project/state.py)
         self._state = ""
-        self.files = frozenset(project.files)
         self._changed = False
         self.reused = 0
         self.checked: list[str] = []  # the files checked (again) by this run
@@ -210,7 +209,7 @@ class ResultCache:
             return {}
         table = data["table"]
         if all(isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and isinstance(v[1], str)
-               and isinstance(v[2], list) for v in table.values()):
+               and isinstance(v[2], list) and all(isinstance(c, str) for c in v[2]) for v in table.values()):
             self._old_table = table
             if isinstance(data.get("state"), str):
                 self._old_state = data["state"]
@@ -306,7 +305,7 @@ class ResultCache:
                 return False
         project = self.project
         queries = entry["queries"]
-        if entry["epoch"] == self.epoch():  # no file changed: only what is read from elsewhere may have
+        if entry["epoch"] == self.epoch():  # the graph is as it was: only what is read off the code may differ
             queries = [q for q in queries if q[0] == "project" and q[1] == "versions"]
         else:
             table = self.table()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import atexit
 import errno
 import gc
@@ -327,6 +328,17 @@ def _main(argv: list[str]) -> int:
         # the test-impact report comes first, before anything is written
         for d in report:
             print(output.format_text_line(d, False), file=sys.stderr)
+        tests = _tests_named(linter, report)
+        if tests:
+            shown = ", ".join(tests[:8]) + (f", and {len(tests) - 8} more" if len(tests) > 8 else "")
+            if settings.strategy == "bridge":
+                print(f"asyncify-lint: {len(tests)} test{'s' if len(tests) != 1 else ''} the bridge does not "
+                      f"keep working, to port: {shown}", file=sys.stderr)
+            else:
+                print(f"asyncify-lint: {len(tests)} test{'s' if len(tests) != 1 else ''} use{'' if len(tests) != 1 else 's'} "
+                      f"what the migration changes and will fail, or pass by accident, until ported: {shown}; "
+                      "`--strategy bridge` keeps the sync names tests use working (README, \"Tests tied to "
+                      "the sync API\")", file=sys.stderr)
         if done is not None:
             for line in done.kept:
                 print(f"asyncify-lint: bridge: {line}", file=sys.stderr)
@@ -523,6 +535,35 @@ def _impact_report(linter: Linter, states: list[FileState], when: str) -> list[D
             d.path = st.display
             out.append(d)
     return out
+
+
+def _tests_named(linter: Linter, report: list[Diagnostic]) -> list[str]:
+    """The tests the report's findings are in (``tests/test_a.py::test_b``; the whole file for a finding
+    outside any test function), in report order, once each."""
+    out: dict[str, None] = {}
+    trees: dict[str, ast.AST | None] = {}
+    for d in report:
+        if d.code != "AFY501":
+            continue
+        tree = trees.get(d.path, False)
+        if tree is False:
+            try:
+                with open(d.path, "rb") as f:
+                    tree = trees[d.path] = ast.parse(f.read())
+            except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = trees[d.path] = None
+        name = None
+        if tree is not None:
+            best = None
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                        and node.lineno <= d.line <= (node.end_lineno or node.lineno) \
+                        and (best is None or node.lineno > best.lineno):
+                    best = node
+            name = best.name if best is not None and best.name.startswith("test") else None
+        # a finding in a fixture, a helper or at module level: every test of the file may depend on it
+        out[f"{d.path}::{name}" if name else f"{d.path} (every test)"] = None
+    return list(out)
 
 
 def _test_states(linter: Linter, states: list[FileState]) -> list[FileState]:

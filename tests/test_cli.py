@@ -751,3 +751,5 @@ def test_the_impact_report_reads_every_test_file_whatever_the_paths(proj):
     assert test.read_text() == before
     assert ("tests/test_db.py:5:10: AFY501 tests/test_db.py:5 calls engine.connect() (the engine); after the "
             "migration it is an AsyncEngine") in err
+    assert ("asyncify-lint: 1 test uses what the migration changes and will fail, or pass by accident, until "
+            "ported: tests/test_db.py::test_connect; `--strategy bridge` keeps") in err

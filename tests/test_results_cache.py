@@ -223,3 +223,17 @@ def test_rules_in_worker_processes_report_what_one_process_does(tmp_path: Path, 
     # the workers' results went to the cache like the others: a warm run reuses them all
     assert run(root, cache)[0] == serial
     assert "0 checked" in run(root, cache, "--verbose")[1]
+
+
+def test_a_requirements_edit_rechecks_only_when_the_versions_the_rules_ask_change(tmp_path: Path):
+    root = tmp_path / "app"
+    shutil.copytree(APPS["layered"], root, ignore=shutil.ignore_patterns(".asyncify_cache", "__pycache__"))
+    cache = tmp_path / "cache"
+    (root / "requirements.txt").write_text("sqlalchemy==2.0.30\n")
+    run(root, cache)
+    (root / "requirements.txt").write_text("sqlalchemy==2.0.31\n")
+    assert "0 checked" in run(root, cache, "--verbose")[1]
+    (root / "requirements.txt").write_text("sqlalchemy==1.4.52\n")
+    warm, err = run(root, cache, "--verbose")
+    assert "0 checked" not in err
+    assert warm == run(root, None)[0]

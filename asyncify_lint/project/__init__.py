@@ -357,7 +357,7 @@ class Project:
             with self.untracked():
                 self._versions = detect(self)
         if self._tracking:
-            record(self, "project", "versions", (), self._versions)
+            record(self, "project", "versions", (), (self._versions.sqlalchemy_1x, self._versions.pydantic_v1))
         return self._versions
 
     @property

@@ -271,8 +271,14 @@ class _Summaries:
 
 
 def project_answer(project, name: str) -> Any:
-    """What a file reads of the project as a whole: its state (migrating or async) or target versions."""
-    return project.state.state if name == "state" else project.versions
+    """What a file reads of the project as a whole: its state (migrating or async), or of its target
+    versions what the rules ask (``versions.of(ctx).sqlalchemy_1x``, ``.pydantic_v1``): an edit of the
+    requirements that changes neither changes no result. (``Project.state`` and ``Project.versions``
+    record the same values.)"""
+    if name == "state":
+        return project.state.state
+    v = project.versions
+    return (v.sqlalchemy_1x, v.pydantic_v1)
 
 
 def answer(project, graph, kind: str, name: str, args: tuple) -> Any:

@@ -313,6 +313,58 @@ def test_worker_threads_are_exempt(tmp_path):
     assert {k[:2]: v for k, v in g.afy100("w.py").items()} == {(16, 4): "bad → w.slow → time.sleep (w.py:7)"}
 
 
+def test_on_loop_importers_and_requests(tmp_path):
+    files = {
+        "app/__init__.py": "from .state import current\n",
+        "app/state.py": """
+            import threading
+
+            current = threading.local()
+
+            def helper():
+                pass
+
+            def threaded():
+                pass
+            """,
+        "app/api.py": """
+            from fastapi import FastAPI
+            from fastapi.concurrency import run_in_threadpool
+            from app import current
+            from app.state import helper, threaded
+
+            app = FastAPI()
+
+            @app.get("/")
+            def index():
+                helper()
+
+            @app.get("/a")
+            async def other():
+                await run_in_threadpool(threaded)
+            """,
+        "app/cli.py": """
+            import app.state
+
+            def main():
+                pass
+            """,
+        "tests/test_api.py": "from app.state import current\n\nasync def test_it():\n    pass\n",
+    }
+    g = make(tmp_path, files).graph
+    # a sync endpoint becomes async in the migration, with what it calls; a worker thread's code does not
+    assert g.on_loop() == {"app.api.index", "app.api.other", "app.state.helper"}
+    assert g.loop_modules() == {os.path.join("app", "api.py"), os.path.join("app", "state.py")}
+    # the package re-exports it, and app/api.py imports it from there; test files and a module object
+    # (`import app.state`) are not counted
+    assert g.importers("app.state.current") == [os.path.join("app", "__init__.py"), os.path.join("app", "api.py")]
+    assert g.serves_requests()
+    # in a project that is async already, a sync endpoint stays sync (FastAPI's thread pool)
+    files["app/db.py"] = "from sqlalchemy.ext.asyncio import create_async_engine\n"
+    g = make(tmp_path, files).graph
+    assert g.on_loop() == {"app.api.other"}
+
+
 def test_shortest_chain_to_blocking_call(tmp_path):
     g = make(tmp_path, {
         "c/__init__.py": "",

@@ -1,8 +1,8 @@
 """Multi-module fixture projects: tests/fixtures/projects/<name>/ (+ the expected fixed tree <name>.fixed/).
 
 Every module carries inline annotations (tests/harness.parse_annotations) for the whole-project rules
-AFY100, AFY401, AFY402, AFY501, AFY502 on the original tree. The CLI is run in-process, with the current
-directory in a temporary copy: `--fix --unsafe-fixes --select AFY4` (or the arguments in the
+AFY100, AFY401, AFY402, AFY405, AFY501, AFY502 on the original tree. The CLI is run in-process, with the
+current directory in a temporary copy: `--fix --unsafe-fixes --select AFY4` (or the arguments in the
 project's `fix-args` file) must produce <name>.fixed/ byte-exactly (regenerate with `--update-fixtures`, then review), and a second run changes nothing.
 """
 
@@ -19,7 +19,7 @@ from harness import TREE_SKIP_DIRS, parse_annotations, run_cli, tree_bytes
 
 HERE = os.path.dirname(__file__)
 PROJECTS = os.path.join(HERE, "fixtures", "projects")
-CHECK_SELECT = "AFY100,AFY401,AFY402,AFY501,AFY502"
+CHECK_SELECT = "AFY100,AFY401,AFY402,AFY405,AFY501,AFY502"
 FIX_ARGS = ["--fix", "--unsafe-fixes", "--select", "AFY4", "--exit-zero"]
 SKIP_DIRS = TREE_SKIP_DIRS
 

@@ -404,6 +404,65 @@ class CallGraph:
             found |= self._from_coroutines
         return found
 
+    def on_loop(self) -> set[str]:
+        """The project functions (tests aside) whose code runs in the event loop once the migration is
+        done: the coroutine functions; the functions the migration makes coroutine functions (AFY402's,
+        and, in a project being migrated, the endpoints, dependencies and handlers AFY301-303 convert: in
+        a project that is async already a sync one stays sync and runs in FastAPI's thread pool); and the
+        sync functions these call on the loop (not in a worker thread). Computed once."""
+        found = self.__dict__.get("_on_loop")
+        if found is None:
+            functions = self.functions
+            seeds = [q for q in sorted(self.roots)
+                     if functions[q].is_async or (not self.async_project and self.becomes_async(q))]
+            seeds += [q for q in self._inner_order if self.becomes_async(q)]
+            found = self.__dict__["_on_loop"] = set(seeds) | self._reach(seeds)
+        return found
+
+    def loop_modules(self) -> set[str]:
+        """The files (relpaths) with a function that runs in the event loop (``on_loop``). Computed once."""
+        found = self.__dict__.get("_loop_modules")
+        if found is None:
+            found = self.__dict__["_loop_modules"] = {self.file_of[q] for q in self.on_loop()}
+        return found
+
+    def serves_requests(self) -> bool:
+        """Whether the project declares FastAPI endpoints, dependencies or handlers (outside tests)."""
+        found = self.__dict__.get("_serves_requests")
+        if found is None:
+            found = self.__dict__["_serves_requests"] = any(
+                roles and not self.is_test(q) for q, roles in self.roles.items())
+        return found
+
+    def importers(self, qualname: str) -> list[str]:
+        """The files (relpaths, tests aside, sorted) that import ``qualname`` at module level by name
+        (``from app.context import state``), directly or through re-exports (``from app import state``
+        where ``app/__init__.py`` imports it). Whatever the files do with it is not recorded."""
+        index = self.__dict__.get("_imported_by")
+        if index is None:
+            index = self.__dict__["_imported_by"] = {}
+            for rel, s in self.summaries.items():
+                if s.is_test:
+                    continue
+                for target in set(s.imports.values()):
+                    index.setdefault(self._follow_imports(target), set()).add(rel)
+        return sorted(index.get(qualname, ()))
+
+    def _follow_imports(self, qualname: str) -> str:
+        """``app.state`` → ``app.context.state`` when ``app/__init__.py`` imports it from there."""
+        resolver = self.resolver
+        for _ in range(12):
+            split = resolver.split(qualname)
+            if split is None or not split[1]:
+                return qualname
+            mod, rest = split
+            s = resolver.get_summary(mod)
+            target = s.imports.get(rest[0]) if s is not None else None
+            if target is None or target == qualname:
+                return qualname
+            qualname = ".".join([target] + rest[1:])
+        return qualname
+
     def _reach(self, seeds: Iterable[str]) -> set[str]:
         """The sync inner functions reachable from ``seeds`` through live edges."""
         found: set[str] = set()

@@ -1,4 +1,5 @@
-"""AFY110-AFY119: the catalogue, precision on de-asynced fixtures, user-declared calls, helper API."""
+"""AFY110-AFY120: the catalogue, precision on de-asynced fixtures, user-declared calls, helper API, and
+what the CPU-bound rows (AFY120) change elsewhere (AFY301's safe fix, AFY303's "does I/O")."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from harness import Run, parse_annotations
 HERE = os.path.dirname(__file__)
 FIXTURES = os.path.join(HERE, "fixtures", "rules")
 REFERENCE = os.path.join(os.path.dirname(HERE), "..", "shared", "reference", "blocking_calls.tsv")
-FAMILY = [f"AFY11{i}" for i in range(10)]
+FAMILY = [f"AFY11{i}" for i in range(10)] + ["AFY120"]
 
 
 class SettingsRun(Run):
@@ -79,9 +80,13 @@ def test_catalogue_covers_the_reference():
 
 def test_catalogue_rows_are_consistent():
     for e in ENTRIES:
-        assert e.code in FAMILY[:9], e
+        assert e.code in FAMILY and e.code != "AFY119", e
         assert e.fix in ("sleep", "to_thread", "none"), e
         assert e.hint in blocking.HINTS, e
+        # the CPU-bound rows are AFY120's, and all of them can be offloaded
+        assert (e.category == blocking.CPU) == (e.code == "AFY120"), e
+        if e.category == blocking.CPU:
+            assert e.fix == "to_thread" and e.hint in blocking.CPU_WORK, e
     # thread-bound sqlite3 objects are never offloaded
     assert all(e.fix == "none" for e in ENTRIES if e.name.startswith("sqlite3."))
     # messages are asyncio-first and never trio-only
@@ -264,3 +269,49 @@ def test_implicit_modules_are_the_catalogues_modules():
 
     tops = {name.split(".")[0] for name, e in CATALOGUE.items() if e.kind == "function"} - {"builtins"}
     assert tops <= IMPLICIT_MODULES, sorted(tops - IMPLICIT_MODULES)
+
+
+# -- CPU-bound calls (AFY120) elsewhere ----------------------------------------------------------
+
+
+def test_classify_reports_cpu_bound_calls_and_not_cheap_digests(tmp_path):
+    text = ("import hashlib\nfrom passlib.context import CryptContext\n\npwd = CryptContext()\n\n\n"
+            "def f(p):\n    pwd.hash(p)\n    hashlib.sha256(p)\n    hashlib.pbkdf2_hmac('sha256', p, b's', 1)\n")
+    _, st, linter = Run(str(tmp_path), text, FAMILY).check()
+    ctx = linter.make_context(st)
+    import ast
+
+    calls = [n for n in ast.walk(ctx.tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+    assert [blocking.classify(ctx, c) for c in calls] == ["cpu", None, "cpu"]
+
+
+def test_afy301_fix_is_unsafe_and_says_why_when_the_endpoint_hashes_a_password(tmp_path):
+    with open(os.path.join(FIXTURES, "afy301_cpu_bound.py"), encoding="utf-8") as f:
+        text = f.read()
+    diags, _, _ = Run(str(tmp_path), text, ["AFY301"]).check()
+    by_name = {d.message.split("`")[1]: d for d in diags}
+    login, register, etag = by_name["login"], by_name["register"], by_name["etag"]
+    assert login.fix.applicability.name == "UNSAFE"
+    assert login.fix_title == ("Make `login` an `async def`; its body hashes a password (`pwd_context.verify()`): "
+                               "offload it (AFY120)")
+    # through a sync helper: unsafe, as for any blocking call reached (AFY100 names the chain)
+    assert register.fix.applicability.name == "UNSAFE"
+    assert register.fix_title == "Make `register` an `async def`"
+    assert etag.fix.applicability.name == "SAFE"
+
+
+def test_afy303_does_not_count_a_cpu_bound_call_as_io(tmp_path):
+    text = ("from fastapi import FastAPI\nfrom passlib.context import CryptContext\n\napp = FastAPI()\n"
+            "pwd = CryptContext()\n\n\n@app.on_event('startup')\ndef seed():\n    pwd.hash('admin')\n")
+    diags, _, _ = Run(str(tmp_path), text, ["AFY303"]).check()
+    assert diags == []
+
+
+def test_a_hasher_imported_from_another_module_is_tracked(tmp_path):
+    """`pwd_context = CryptContext(...)` in one module, `pwd_context.hash(p)` in another."""
+    text = "from app.security import pwd_context\n\n\nasync def register(p):\n    return pwd_context.hash(p)\n"
+    extra = {"app/__init__.py": "", "app/security.py": "from passlib.context import CryptContext\n\n"
+             "pwd_context = CryptContext(schemes=['bcrypt'])\n"}
+    diags, _, _ = Run(str(tmp_path), text, ["AFY120"], extra=extra).check()
+    assert [(d.code, d.line) for d in diags] == [("AFY120", 5)], diags
+    assert "(`passlib.context.CryptContext.hash`)" in diags[0].message

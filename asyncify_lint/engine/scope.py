@@ -41,9 +41,9 @@ CANONICAL = {
 #: peers' test files use them that way (``subprocess.run()`` with no ``import subprocess``). The
 #: top-level modules of the blocking-call catalogue (a test keeps them in step).
 IMPLICIT_MODULES = frozenset({
-    "codecs", "concurrent", "glob", "http", "httpx", "httpx2", "io", "os", "pathlib", "psycopg2", "pymysql",
-    "queue", "redis", "requests", "shutil", "socket", "sqlite3", "ssl", "subprocess", "tempfile", "threading",
-    "time", "urllib", "urllib3",
+    "argon2", "bcrypt", "codecs", "concurrent", "glob", "hashlib", "http", "httpx", "httpx2", "io", "os", "passlib",
+    "pathlib", "psycopg2", "pymysql", "queue", "redis", "requests", "shutil", "socket", "sqlite3", "ssl",
+    "subprocess", "tempfile", "threading", "time", "urllib", "urllib3", "werkzeug",
 })
 
 

@@ -1,8 +1,12 @@
 """Known blocking calls: the catalogue (``asyncify_lint/data/blocking_calls.tsv``), light instance
-tracking for blocking client/file/connection objects, the "is this call on the event loop" question,
-and the fixes of the AFY110-AFY119 family.
+tracking for blocking client/file/connection objects (and for password hashers), the "is this call on
+the event loop" question, and the fixes of the AFY110-AFY120 family.
 
-Other rules ask :func:`classify` (the category of a blocking call); the AFY11x rules use
+The catalogue also holds the CPU-bound calls of AFY120 (category ``cpu``: password hashing and key
+derivation): they do no I/O, but they hold the event loop as long as a blocking call does, so the
+project summaries and the call graph count them as blocking (AFY100 chains, AFY301's safe fix).
+
+Other rules ask :func:`classify` (the category of a blocking call); the AFY11x rules and AFY120 use
 :func:`finding` (cached per call) and :func:`build_fix`.
 """
 
@@ -58,7 +62,15 @@ HINTS = {
     "or offload with `await asyncio.to_thread(event.wait)`",
     "user": "declared blocking in the configuration (blocking-calls / blocking-patterns); "
     "offload with `await asyncio.to_thread(...)` or use an async API",
+    "password": "password hashing is slow by design (tens to hundreds of milliseconds of CPU per call); "
+    "offload it with `await asyncio.to_thread(...)`",
+    "kdf": "password-based key derivation is slow by design (tens to hundreds of milliseconds of CPU per call); "
+    "offload it with `await asyncio.to_thread(...)`",
 }
+
+#: the category of the CPU-bound rows (AFY120); what a call of each of their hints does, for messages
+CPU = "cpu"
+CPU_WORK = {"password": "hashes a password", "kdf": "derives a key from a password"}
 
 
 @dataclass(frozen=True)
@@ -66,11 +78,11 @@ class Entry:
     """One catalogue row."""
 
     name: str  # canonical qualified name; ``Type.*`` = every method of Type
-    code: str  # AFY110 ... AFY118
+    code: str  # AFY110 ... AFY118, AFY120
     kind: str  # function | method | any-method
     fix: str  # sleep | to_thread | none
     hint: str  # key of HINTS
-    category: str  # the reference category (sleep, http, subprocess, file-io, os, socket, dns, db, other)
+    category: str  # the reference category (sleep, http, subprocess, file-io, os, socket, dns, db, other), or cpu
 
     @property
     def advice(self) -> str:
@@ -177,12 +189,20 @@ PRODUCERS = {
     "pathlib.WindowsPath": PATH,
     "pathlib.Path.cwd": PATH,
     "pathlib.Path.home": PATH,
+    # password hashers (AFY120); the classes themselves come from the catalogue's method rows below
+    "passlib.context.LazyCryptContext": "passlib.context.CryptContext",
+    "argon2.PasswordHasher.from_parameters": "argon2.PasswordHasher",
+    "pwdlib.PasswordHash.recommended": "pwdlib.PasswordHash",
 }
 
 # every type the catalogue has ``Type.method`` rows for is also known by its own name (annotations)
 for _name, _e in list(CATALOGUE.items()) + [(t + ".*", e) for t, e in ANY_METHOD.items()]:
     if _e.kind in ("method", "any-method"):
         PRODUCERS.setdefault(_name.rsplit(".", 1)[0], _name.rsplit(".", 1)[0])
+    elif _name.startswith("passlib.hash."):
+        # a passlib hasher class (`passlib.hash.bcrypt`): `bcrypt.using(rounds=13)` is a configured copy of it,
+        # whose `hash()`/`verify()` are the class's rows
+        PRODUCERS.setdefault(_name.rsplit(".", 1)[0] + ".using", _name.rsplit(".", 1)[0])
 
 #: ``Type.method`` → type of its result
 RETURNS = {
@@ -393,18 +413,24 @@ def _spelling(ctx: FileContext, func: ast.AST) -> str:
     return text if len(text) <= 48 else text[:45] + "..."
 
 
-def lookup(ctx: FileContext, call: ast.Call) -> tuple[Entry, str | None, str] | None:
+def lookup(ctx: FileContext, call: ast.Call, by_type: bool = False) -> tuple[Entry, str | None, str] | None:
     """The catalogue row ``call`` matches, the callee's qualified name (function rows) and the
-    catalogue name it matched, whatever the context."""
+    catalogue name it matched, whatever the context. With ``by_type``, only a method row matched
+    through the tracked type of the receiver (a project module's ``pwd_context = CryptContext(...)``,
+    imported: ``pwd_context.hash(p)``)."""
     func = call.func
     if isinstance(func, ast.Name):
+        if by_type:
+            return None
         qn = ctx.qualname(func)
         e = CATALOGUE.get(qn) if qn else None
         return (e, qn, e.name) if e else None
     if not isinstance(func, ast.Attribute):
         return None
     attr = func.attr
-    if attr in _ATTRS:
+    if by_type and not _imported_value(ctx, func.value):
+        return None
+    if attr in _ATTRS and not by_type:
         qn = ctx.qualname(func)
         if qn is not None:
             e = CATALOGUE.get(qn)
@@ -412,8 +438,9 @@ def lookup(ctx: FileContext, call: ast.Call) -> tuple[Entry, str | None, str] | 
                 return e, qn, e.name
             if isinstance(func.value, ast.Name):
                 b = ctx.lookup(func.value.id, func.value)
-                if b is not None and b.kind == "import":
+                if b is not None and b.kind == "import" and not _imported_value(ctx, func.value):
                     return None  # a module attribute that is not in the catalogue
+                # `from app.security import pwd_context`: maybe a value of a tracked type
     t = instance_type(ctx, func.value)
     if t is None:
         return None
@@ -425,6 +452,15 @@ def lookup(ctx: FileContext, call: ast.Call) -> tuple[Entry, str | None, str] | 
     if e is not None and not attr.startswith("_") and attr not in NON_BLOCKING.get(t, ()):
         return e, None, name
     return None
+
+
+def _imported_value(ctx: FileContext, expr: ast.AST) -> bool:
+    """``expr`` is a name imported with ``from m import name`` that is not a module of the project."""
+    if not isinstance(expr, ast.Name):
+        return False
+    b = ctx.lookup(expr.id, expr)
+    return (b is not None and b.kind == "import" and isinstance(b.node, ast.ImportFrom) and b.qualname is not None
+            and ctx.project is not None and b.qualname not in ctx.project.modules)
 
 
 def _mentions_wnohang(ctx: FileContext, call: ast.Call) -> bool:
@@ -771,13 +807,36 @@ def finding(ctx: FileContext, call: ast.Call) -> Finding | None:
     return result
 
 
-def classify(ctx: FileContext, call: ast.Call) -> str | None:
+def classify(ctx: FileContext, call: ast.Call, by_type: bool = False) -> str | None:
     """The category of a blocking call (``sleep``, ``http``, ``file-io``, ``os``, ``socket``, ``dns``,
-    ``db``, ``subprocess``, ``other``) wherever it is, or None."""
-    found = lookup(ctx, call)
+    ``db``, ``subprocess``, ``other``; ``cpu`` for a CPU-bound one) wherever it is, or None. With
+    ``by_type``, only a method of a value of a tracked type (see :func:`lookup`)."""
+    found = lookup(ctx, call, by_type)
     if found is None or _not_blocking_here(ctx, call, found[0]):
         return None
     return found[0].category
+
+
+def cpu_bound_call(ctx: FileContext, func: ast.AST) -> tuple[ast.Call, str] | None:
+    """The first CPU-bound call (AFY120's rows) the body of the function ``func`` makes itself (not in a
+    nested function, lambda or class, which run elsewhere, e.g. in a worker thread), and what it
+    does ("hashes a password"); None when there is none."""
+    stack = list(reversed(getattr(func, "body", [])))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(n, ast.Call):
+            found = lookup(ctx, n)
+            if found is not None and found[0].category == CPU and not _not_blocking_here(ctx, n, found[0]):
+                return n, CPU_WORK[found[0].hint]
+        stack.extend(reversed(list(ast.iter_child_nodes(n))))
+    return None
+
+
+def spelling(ctx: FileContext, func: ast.AST) -> str:
+    """How a callee is spelled in the source, shortened for a message."""
+    return _spelling(ctx, func)
 
 
 # -- fixes -------------------------------------------------------------------------------------
@@ -896,7 +955,8 @@ def offload(ctx: FileContext, call: ast.Call) -> tuple[Fix | None, str]:
 
 
 def check(rule, ctx: FileContext, call: ast.Call) -> Iterator:
-    """The shared handler of the AFY110-AFY118 rules: a diagnostic when ``call`` is in ``rule``'s family."""
+    """The shared handler of the AFY110-AFY118 and AFY120 rules: a diagnostic when ``call`` is in ``rule``'s
+    family."""
     f = finding(ctx, call)
     if f is None or f.entry.code != rule.code:
         return

@@ -15,7 +15,7 @@ DDL = ("create_all", "drop_all")
 def io_call(ctx: FileContext, call: ast.Call) -> str | None:
     """A short description of the I/O ``call`` does, or None."""
     kind = blocking.classify(ctx, call)
-    if kind is not None:
+    if kind is not None and kind != blocking.CPU:  # a CPU-bound call (AFY120) blocks, but is no I/O
         return f"`{ctx.segment(call.func)}()`"
     func = call.func
     if isinstance(func, ast.Attribute):

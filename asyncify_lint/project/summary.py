@@ -44,7 +44,7 @@ from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.helpers.convert import blocker
 from asyncify_lint.project import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s25"
+SUMMARY_VERSION = f"{__version__}-s26"
 
 # Session I/O that makes its function await: the methods that return an awaitable on an AsyncSession,
 # and the legacy query and bulk methods, which are missing there (a query is rewritten and awaited; a
@@ -141,7 +141,7 @@ class Finding(NamedTuple):
     line: int
     col: int
     text: str  # e.g. "time.sleep" or "db.commit"
-    kind: str  # blocking category ("user": declared in the settings), or "session"
+    kind: str  # blocking category ("cpu": CPU-bound, "user": declared in the settings), or "session"
     flags: int = 0
 
 
@@ -917,7 +917,9 @@ class _Builder:
                     if fs is not None:
                         fs.session_io.append(Finding(call.lineno, call.col_offset, _short(ctx.segment(func)), "ddl", flags))
                     return
-            kind = blocking.classify(ctx, call) if not self.in_project(target) else None
+            # a target in the project is no catalogued function, but it may be a method of a project
+            # module's value of a tracked type (`from app.security import pwd_context`; `pwd_context.hash(p)`)
+            kind = blocking.classify(ctx, call, by_type=self.in_project(target))
             if kind is None and self.user_blocking and blocking.user_declared(ctx, call) is not None:
                 kind = "user"  # declared in the settings (`blocking-calls`, `blocking-patterns`)
             if kind is not None and fs is not None:

@@ -6,8 +6,9 @@ is reported at the call in the async function (or in an endpoint or dependency t
 makes async) that starts the chain, and gives the shortest chain and where the blocking call is.
 
 Blocking calls are the catalogue's (AFY110-AFY118, with the same exceptions: a call those rules
-would not report ends no chain) and the ones the configuration declares (`blocking-calls`,
-`blocking-patterns`: AFY119).
+would not report ends no chain), its CPU-bound calls (AFY120: password hashing and key derivation,
+`register → security.get_password_hash → passlib.context.CryptContext.hash`), which hold the loop
+as long, and the ones the configuration declares (`blocking-calls`, `blocking-patterns`: AFY119).
 
 Calling a generator function runs none of its body: such a call is part of a chain only where its
 result is iterated right there (`for x in gen()`, a list, set or dict comprehension, a generator

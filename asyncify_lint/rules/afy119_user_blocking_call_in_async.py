@@ -6,10 +6,10 @@ Checks for calls that the project declares blocking, made in the body of an `asy
 - `blocking-patterns`: ast-grep patterns (ast-grep-py, Python grammar), e.g.
   `$CLIENT.fetch_sync($$$)`; a match reports the call that encloses it.
 
-Calls the built-in catalogue already reports (AFY110-AFY118) are not reported twice. A declared call
-made in a sync helper that async code calls, in any module, is reported by AFY100 at the call that
-starts the chain (`show → storage.load → vendor.sdk.fetch_sync (app/storage.py:5)`), as the
-catalogue's calls are.
+Calls the built-in catalogue already reports (AFY110-AFY118, AFY120) are not reported twice. A
+declared call made in a sync helper that async code calls, in any module, is reported by AFY100 at
+the call that starts the chain (`show → storage.load → vendor.sdk.fetch_sync (app/storage.py:5)`),
+as the catalogue's calls are.
 
 ```toml
 [tool.asyncify-lint]

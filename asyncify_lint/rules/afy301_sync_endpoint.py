@@ -37,11 +37,15 @@ async def list_items():
 
 ## Fix safety
 The fix turns `def` into `async def`. Once converted, the endpoint runs on the event loop, so any
-blocking call left in its body (a sync database session, `time.sleep`, `requests`) would block every
-other request instead of one worker thread. The project analysis decides: the fix is **safe** when
-nothing blocking is reachable from the endpoint (no blocking call in it or down its project calls, no
-session I/O, no call it could not resolve), and **unsafe** otherwise. Convert the blocking calls first
-(the AFY1xx and AFY2xx rules), then the endpoints.
+blocking call left in its body (a sync database session, `time.sleep`, `requests`) or CPU-bound call
+(password hashing, AFY120) would block every other request instead of one worker thread. The project
+analysis decides: the fix is **safe** when nothing blocking is reachable from the endpoint (no
+blocking or CPU-bound call in it or down its project calls, no session I/O, no call it could not
+resolve), and **unsafe** otherwise. Convert the blocking calls first (the AFY1xx and AFY2xx rules),
+then the endpoints; with `--unsafe-fixes`, the fix loop converts the endpoint and then offloads the
+calls that block in it (`await asyncio.to_thread(pwd_context.verify, ...)`, AFY120's fix). When the
+endpoint's own body makes a CPU-bound call, the fix's title says so ("its body hashes a password
+(`pwd_context.verify()`): offload it").
 
 There is no fix when the function is a generator, uses `yield from`, carries another decorator that
 would wrap a coroutine function (such as `functools.lru_cache`), or is also called directly in its
@@ -52,7 +56,7 @@ import ast
 
 from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
-from asyncify_lint.helpers import fastapi
+from asyncify_lint.helpers import blocking, fastapi
 from asyncify_lint.helpers.convert import blocker
 from asyncify_lint.helpers.rewrites import make_async
 from asyncify_lint.project.callgraph import loop_safe_function
@@ -86,8 +90,14 @@ def check(ctx: FileContext, func: ast.FunctionDef):
         how = "registered with add_api_route in another module"
     reason = blocker(ctx, func, allow_generator=False)
     fix = None
+    cpu = None
     if not reason:
         safe = loop_safe_function(ctx, func)
         fix = Fix([make_async(ctx, func)], Applicability.SAFE if safe else Applicability.UNSAFE)
+        cpu = None if safe else blocking.cpu_bound_call(ctx, func)
     why = f"; no automatic fix: {reason}" if reason else ""
-    yield RULE.at(ctx, func, fix, name=func.name, how=how, why=why)
+    d = RULE.at(ctx, func, fix, name=func.name, how=how, why=why)
+    if cpu is not None and d.fix_title:  # it would hold the event loop: the title says why the fix is unsafe
+        call, work = cpu
+        d.fix_title += f"; its body {work} (`{blocking.spelling(ctx, call.func)}()`): offload it (AFY120)"
+    yield d

@@ -111,17 +111,49 @@ def _work() -> tuple[int, list[tuple[str, tuple | None, bytes]]] | None:
     return i, _summarize_run(_RUNS[i])
 
 
-def _merge(store: "SummaryStore", fut) -> None:
-    """Take in the summaries of a worker's run (waiting for it); a run that failed is left to the serial
-    path."""
+def _share_out(n: int, runs: list, work, local, take_in) -> bool:
+    """Do ``runs`` in ``n`` processes: this one takes them from the front (``local(run)``), ``n - 1``
+    forked workers from the back (``work()``, which returns ``(index, result)`` or None once every run
+    is taken); each worker's result is taken in (``take_in(result)``) as soon as it is done, while the
+    work is still shared. A run whose worker failed is left to the caller's serial path. False when
+    this process cannot fork."""
+    global _ENDS
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("fork")
+    _ENDS = (ctx.Lock(), ctx.RawArray("l", [0, len(runs) - 1]))
+
+    def collect(fut) -> None:
+        try:
+            done = fut.result()
+        except Exception:  # a worker died or failed: its run is done serially
+            return
+        if done is not None:
+            take_in(done[1])
+
     try:
-        done = fut.result()
-    except Exception:  # a worker died or failed: its run is summarised serially
-        return
-    if done is not None:
-        for rel, entry, pickled in done[1]:
-            if rel not in store._summaries:
-                store.add(rel, _from_worker(pickled), entry)
+        with ProcessPoolExecutor(max_workers=n - 1, mp_context=ctx) as pool:
+            futures = [pool.submit(work) for _ in runs]
+            while True:
+                i = _take(front=True)
+                if i is None:
+                    break
+                local(runs[i])
+                pending = []
+                for fut in futures:
+                    if fut.done():
+                        collect(fut)
+                    else:
+                        pending.append(fut)
+                futures = pending
+            for fut in futures:
+                collect(fut)
+    except (OSError, RuntimeError):  # cannot fork here: the serial path does it all
+        return False
+    finally:
+        _ENDS = None
+    return True
 
 
 def _from_worker(pickled: bytes):
@@ -146,7 +178,7 @@ def share(sizes: dict, n: int) -> list[list]:
 def summarize(store: "SummaryStore", rels: list[str]) -> int:
     """Summarise in parallel the files of ``rels`` the cache does not hold, when it pays; returns the
     number of processes used (1: nothing was done here, the caller summarises serially)."""
-    global _STORE, _RUNS, _ENDS
+    global _STORE, _RUNS
     n = jobs()
     if n < 2 or len(rels) < MIN_FILES:
         return 1
@@ -161,37 +193,24 @@ def summarize(store: "SummaryStore", rels: list[str]) -> int:
     total = sum(sizes.values())
     if len(sizes) < MIN_FILES or total < MIN_BYTES or not _can_fork():
         return 1
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     n = min(n, max(2, total // MIN_BYTES))
     runs = share(sizes, min(len(sizes), n * RUNS_PER_PROCESS))
-    ctx = multiprocessing.get_context("fork")
-    _STORE, _RUNS, _ENDS = store, runs, (ctx.Lock(), ctx.RawArray("l", [0, len(runs) - 1]))
+
+    def local(run: list[str]) -> None:
+        for rel in run:
+            store.get(rel)
+
+    def take_in(done: list[tuple[str, tuple | None, bytes]]) -> None:
+        for rel, entry, pickled in done:
+            if rel not in store._summaries:
+                store.add(rel, _from_worker(pickled), entry)
+
+    _STORE, _RUNS = store, runs
     try:
-        with ProcessPoolExecutor(max_workers=n - 1, mp_context=ctx) as pool:
-            futures = [pool.submit(_work) for _ in runs]
-            while True:
-                i = _take(front=True)
-                if i is None:
-                    break
-                for rel in runs[i]:
-                    store.get(rel)
-                # the runs the workers finished meanwhile: taken in now, while the work is still shared
-                pending = []
-                for fut in futures:
-                    if fut.done():
-                        _merge(store, fut)
-                    else:
-                        pending.append(fut)
-                futures = pending
-            for fut in futures:
-                _merge(store, fut)
-    except (OSError, RuntimeError):  # cannot fork here: the serial path does it all
-        return 1
+        forked = _share_out(n, runs, _work, local, take_in)
     finally:
-        _STORE, _RUNS, _ENDS = None, [], None
-    return n
+        _STORE, _RUNS = None, []
+    return n if forked else 1
 
 
 # -- checking ---------------------------------------------------------------------------------------
@@ -203,6 +222,7 @@ def summarize(store: "SummaryStore", rels: list[str]) -> int:
 
 _LINTER = None  # the linter checking, inherited by the workers
 _STATES: list = []  # the files of the run, inherited by the workers
+_RUNS_OF_INDICES: list[list[int]] = []  # the runs of files to check (indices into _STATES)
 
 
 def _check_run(indices: list[int]) -> list[tuple[int, bytes, dict | None, list[str]]]:
@@ -224,14 +244,12 @@ def _check_work():
     return i, _check_run(_RUNS_OF_INDICES[i])
 
 
-_RUNS_OF_INDICES: list[list[int]] = []
-
 
 def check(linter, states: list, todo: list[int]) -> dict[int, list]:
     """Check the files ``states[i]`` for ``i`` in ``todo`` in worker processes as well as this one, when
     it pays (the same conditions as for the summaries); returns the diagnostics of the files done
     (the caller checks whatever is missing serially)."""
-    global _LINTER, _STATES, _RUNS_OF_INDICES, _ENDS
+    global _LINTER, _STATES, _RUNS_OF_INDICES
     n = jobs()
     if n < 2 or len(todo) < MIN_FILES:
         return {}
@@ -248,50 +266,25 @@ def check(linter, states: list, todo: list[int]) -> dict[int, list]:
     project.versions  # noqa: B018
     if linter.results is not None:
         linter.results.epoch()
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     n = min(n, max(2, total // MIN_BYTES))
     runs = [run for run in share(sizes, min(len(sizes), n * RUNS_PER_PROCESS)) if run]
-    ctx = multiprocessing.get_context("fork")
     done: dict[int, list] = {}
-    _LINTER, _STATES, _RUNS_OF_INDICES = linter, states, runs
-    _ENDS = (ctx.Lock(), ctx.RawArray("l", [0, len(runs) - 1]))
 
-    def merge(fut) -> None:
-        try:
-            finished = fut.result()
-        except Exception:  # a worker died or failed: its files are checked serially
-            return
-        if finished is None:
-            return
-        for i, pickled, entry, errors in finished[1]:
+    def local(run: list[int]) -> None:
+        for j in run:
+            done[j] = linter.check_again(states[j])
+
+    def take_in(finished: list[tuple[int, bytes, dict | None, list[str]]]) -> None:
+        for i, pickled, entry, errors in finished:
             st = states[i]
             done[i] = _from_worker(pickled)
             st.errors.extend(errors)
             if linter.results is not None:
                 linter.results.adopt(st.relpath, entry)
 
+    _LINTER, _STATES, _RUNS_OF_INDICES = linter, states, runs
     try:
-        with ProcessPoolExecutor(max_workers=n - 1, mp_context=ctx) as pool:
-            futures = [pool.submit(_check_work) for _ in runs]
-            while True:
-                i = _take(front=True)
-                if i is None:
-                    break
-                for j in runs[i]:
-                    done[j] = linter.check_again(states[j])
-                pending = []
-                for fut in futures:
-                    if fut.done():
-                        merge(fut)
-                    else:
-                        pending.append(fut)
-                futures = pending
-            for fut in futures:
-                merge(fut)
-    except (OSError, RuntimeError):  # cannot fork here: the serial path checks what is missing
-        return done
+        _share_out(n, runs, _check_work, local, take_in)
     finally:
-        _LINTER, _STATES, _RUNS_OF_INDICES, _ENDS = None, [], [], None
+        _LINTER, _STATES, _RUNS_OF_INDICES = None, [], []
     return done

@@ -146,6 +146,9 @@ class Bridge:
             if self._plan_call_bridge(key, bridged):
                 self._keep(uses, key, f"`{'.'.join(key)}()` runs synchronously when called with a sync Session "
                                       "(@sync_bridge)")
+        for text, where in self._plan_method_bridges(bridged):
+            self.covered.update(where)
+            self.kept.append(text)
         for key in sorted(uses.overridden):
             n = self._plan_endpoint_bridges(key, bridged)
             if n:
@@ -362,8 +365,88 @@ class Bridge:
             self.notes.append(f"{rel}: `{name}` is called synchronously by the tests but takes no session; "
                               "the bridge cannot run it synchronously")
             return False
-        bridged.setdefault(rel, {})[b.node] = "sync_bridge"
+        bridged.setdefault(rel, {})[b.node] = self._form("sync_bridge", f"{module}.{name}")
         return True
+
+    def _plan_method_bridges(self, bridged: dict) -> list[tuple[str, list[tuple[str, int, int]]]]:
+        """``@sync_bridge`` on each method the migration made a coroutine function that the tests call
+        synchronously on an object of the app (a repository holding the test's sync Session:
+        ``client_repository.get_by_name(...)``). The call is resolved through the call graph (the
+        object's type comes from an annotation or a constructor); the decorator finds the session in
+        the object's attributes at run time. Returns (what was kept working, where the tests use it)."""
+        from asyncify_lint.project.callgraph import FUNC, display
+        from asyncify_lint.project.summary import AWAITED
+
+        graph = self.project.graph
+        calls: dict[str, list[tuple[str, int, int]]] = {}
+        for rel, s in sorted(graph.summaries.items()):
+            if not s.is_test:
+                continue
+            for _f, sites in s.all_calls():
+                for site in sites:
+                    if site.kind != "call" or site.flags & AWAITED:
+                        continue
+                    k, q = graph.resolver.resolve(site.target)
+                    f = graph.functions.get(q) if k == FUNC else None  # type: ignore[arg-type]
+                    if f is None or f.cls is None or not f.is_async or f.generator or graph.is_test(q):  # type: ignore[arg-type]
+                        continue
+                    calls.setdefault(q, []).append((rel, site.line, site.col))  # type: ignore[arg-type]
+        out = []
+        for q, where in sorted(calls.items()):
+            f = graph.functions[q]
+            rel = graph.file_of[q]
+            node = self._method(self.ctx(rel), f.cls, f.name, ast.AsyncFunctionDef)
+            if node is None or bridged.get(rel, {}).get(node):
+                continue
+            if self._method(self.ctx(rel, original=True), f.cls, f.name, ast.FunctionDef) is None:
+                continue  # a coroutine function already: the tests' sync calls were not working before
+            bridged.setdefault(rel, {})[node] = self._form("sync_bridge", q)
+            out.append((f"`{display(q, graph.module_of[q])}()` runs synchronously when its object holds a sync "
+                        "Session (@sync_bridge)", where))
+        return out
+
+    def _form(self, decorator: str, q: str | None) -> str:
+        """``decorator``, or its ``_on_loop`` form when the function ``q`` awaits more than its session
+        (see ``needs_loop``)."""
+        return decorator + "_on_loop" if q is not None and self.needs_loop(q) else decorator
+
+    def needs_loop(self, q: str, seen: set[str] | None = None) -> bool:
+        """Whether the coroutine function ``q`` (the migrated code's) awaits something that needs an event
+        loop, directly or through the project coroutine functions it awaits: work handed to a thread
+        (`asyncio.to_thread`, `run_in_threadpool`) or a method of an async client other than
+        SQLAlchemy's (`httpx.AsyncClient`). Its session's methods do not."""
+        from asyncify_lint.project.callgraph import FUNC
+        from asyncify_lint.project.summary import AWAITED
+
+        graph = self.project.graph
+        seen = set() if seen is None else seen
+        seen.add(q)
+        f = graph.functions.get(q)
+        for site in f.calls if f is not None else ():
+            if site.kind == "thread":
+                return True
+            if site.kind != "call" or not site.flags & AWAITED:
+                continue
+            k, target = graph.resolver.resolve(site.target)
+            if k == FUNC and target in graph.functions:
+                if target not in seen and self.needs_loop(target, seen):  # type: ignore[arg-type]
+                    return True
+            elif site.target.startswith("m:") and not site.target.startswith(("m:sqlalchemy.", "m:sqlmodel.")):
+                return True
+        return False
+
+    @staticmethod
+    def _method(ctx: FileContext | None, cls: str, name: str, kind: type) -> ast.AST | None:
+        """The ``def`` of method ``name`` of the module-level class ``cls`` (its qualified name) in ``ctx``."""
+        if ctx is None or ctx.module is None or not cls.startswith(ctx.module + "."):
+            return None
+        b = ctx.module_scope.bindings.get(cls[len(ctx.module) + 1:])
+        if b is None or b.kind != "class" or not isinstance(b.node, ast.ClassDef):
+            return None
+        for stmt in b.node.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
+                return stmt if isinstance(stmt, kind) else None
+        return None
 
     def _plan_endpoint_bridges(self, key: tuple[str, str], bridged: dict) -> int:
         target = ".".join(key)
@@ -382,7 +465,10 @@ class Bridge:
                             self.notes.append(f"{rel}:{node.lineno}: `{node.name}` depends on the overridden "
                                               f"`{key[1]}` but is a generator; not bridged")
                         else:
-                            bridged.setdefault(rel, {})[node] = "sync_bridge_endpoint"
+                            f = self.project.graph.summaries[rel].function_at(node.lineno, node.col_offset) \
+                                if rel in self.project.graph.summaries else None
+                            bridged.setdefault(rel, {})[node] = self._form(
+                                "sync_bridge_endpoint", f.qualname if f is not None else None)
                             count += 1
                         break
         return count

@@ -74,6 +74,12 @@ async def sleeps(db: AsyncSession) -> None:
     await asyncio.sleep(0)
 
 
+@bridge_runtime.sync_bridge_on_loop
+async def offloads(db: AsyncSession) -> str:
+    await asyncio.to_thread(lambda: None)
+    return await db.run_sync(lambda session: type(session).__name__)
+
+
 @pytest.fixture
 def sync_session(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path}/bridge.db")
@@ -102,6 +108,14 @@ def test_something_else_awaited_is_an_error_not_a_hang(sync_session):
         warnings.simplefilter("error")  # no "coroutine ... was never awaited"
         with pytest.raises(RuntimeError, match="sleeps.. awaited something other than its session"):
             sleeps(sync_session)
+
+
+def test_the_on_loop_form_runs_what_else_is_awaited_on_a_loop_of_its_own(sync_session):
+    """A body that awaits more than its session (`asyncio.to_thread` of a password hash, an async HTTP
+    client) gets `sync_bridge_on_loop`: it runs to completion on a private event loop."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert offloads(sync_session) == "Session"
 
 
 def test_async_session_gets_the_coroutine(tmp_path):
@@ -354,3 +368,128 @@ def test_a_sync_consumer_of_the_engine_keeps_the_sync_twin(tmp_path, capsys):
     assert "+from app.db import engine, async_engine" in out
     assert "+    async with async_engine.connect() as conn:" in out
     assert "\n         return size(engine), conn\n" in out  # unchanged: `size` takes `db_engine: Engine`
+
+
+# -- repositories: a method called synchronously on an object holding the test's sync Session --------
+
+
+class NoteRepository:
+    def __init__(self, session):
+        self.session = session
+
+    @bridge_runtime.sync_bridge
+    async def add(self, text: str) -> Note:
+        note = Note(text=text)
+        self.session.add(note)
+        await self.session.commit()
+        return note
+
+    @bridge_runtime.sync_bridge
+    async def count(self) -> int:
+        return await self.session.scalar(select(func.count()).select_from(Note))
+
+
+def test_a_method_of_an_object_holding_a_sync_session_runs_to_completion(sync_session):
+    repo = NoteRepository(sync_session)
+    assert repo.add("held").id == 1
+    assert repo.count() == 1
+    assert repo.session is sync_session  # the object itself is left as it was
+
+
+REPOSITORY = """\
+    from fastapi import Depends, FastAPI
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+    engine = create_engine("sqlite:///./app.db")
+    SessionLocal = sessionmaker(bind=engine)
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Client(Base):
+        __tablename__ = "clients"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str]
+
+
+    class ClientRepository:
+        def __init__(self, session: Session):
+            self.session = session
+
+        def add(self, name: str) -> Client:
+            client = Client(name=name)
+            self.session.add(client)
+            self.session.commit()
+            return client
+
+        def get_by_name(self, name: str) -> Client | None:
+            return self.session.execute(select(Client).where(Client.name == name)).scalar_one_or_none()
+
+
+    app = FastAPI()
+
+
+    def get_db():
+        with SessionLocal() as db:
+            yield db
+
+
+    @app.post("/clients/{name}")
+    def create(name: str, db: Session = Depends(get_db)):
+        return {"id": ClientRepository(db).add(name).id}
+
+
+    @app.get("/clients/{name}")
+    def read(name: str, db: Session = Depends(get_db)):
+        return {"name": ClientRepository(db).get_by_name(name).name}
+"""
+
+REPOSITORY_TEST = """\
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from app.repo import Base, ClientRepository
+
+
+    def test_repository(tmp_path):
+        engine = create_engine(f"sqlite:///{tmp_path}/t.db")
+        Base.metadata.create_all(engine)
+        with Session(engine) as session:
+            repository = ClientRepository(session)
+            repository.add("ann")
+            assert repository.get_by_name("ann").name == "ann"
+"""
+
+
+def test_repository_methods_the_tests_call_get_the_bridge(tmp_path, capsys):
+    root = str(tmp_path)
+    _write(root, {"setup.cfg": "", "app/__init__.py": "", "app/repo.py": REPOSITORY,
+                  "tests/test_repo.py": REPOSITORY_TEST})
+    code, out, err = _run(["--fix", "--unsafe-fixes", "--strategy", "bridge", "."], root, capsys)
+    migrated = open(os.path.join(root, "app", "repo.py")).read()
+    assert "    @sync_bridge\n    async def add(self, name: str) -> Client:" in migrated, migrated
+    assert "    @sync_bridge\n    async def get_by_name(self, name: str)" in migrated
+    assert "`repo.ClientRepository.add()` runs synchronously when its object holds a sync Session" in err
+    assert "AFY501" not in err  # the bridge keeps both calls working: the report leaves them out
+    # the unchanged test, run on the migrated app
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error::RuntimeWarning",
+                        "tests"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_function_awaiting_an_offload_gets_the_on_loop_form(tmp_path, capsys):
+    root = str(tmp_path)
+    service = textwrap.dedent(SERVICE).replace(
+        "def count(db: Session, model):\n    return db.query(model).count()",
+        "def count(db: Session, model):\n    hashlib.pbkdf2_hmac('sha256', b'p', b's', 1)\n"
+        "    return db.query(model).count()").replace("from fastapi import", "import hashlib\n\nfrom fastapi import")
+    _write(root, {"setup.cfg": "", "app/__init__.py": "", "app/db.py": DB.format(url="sqlite:///./app.db"),
+                  "app/service.py": service, "tests/test_service.py": TEST})
+    code, out, err = _run(["--fix", "--unsafe-fixes", "--strategy", "bridge", "--diff", "."], root, capsys)
+    assert "+@sync_bridge_on_loop\n+async def count(db: AsyncSession, model):" in out, out

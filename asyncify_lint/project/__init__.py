@@ -100,7 +100,6 @@ class Project:
         self._tracking: list[Deps] = []
         #: (kind, name, arguments) -> fingerprint of the answer, for the current graph and facts
         self.query_fingerprints: dict[tuple[str, str, str], str] = {}
-        self._summary_fps: dict[int, tuple[object, str]] = {}  # id(summary) -> (summary, fingerprint)
         self._is_test: dict[str, bool] = {}  # relpath -> matches the test paths
         self._names: dict[str, list[tuple[str, bool]]] = {}  # relpath -> its module names (as `modules`)
         self._packages: dict[str, bool] = {}  # directory -> whether it holds an __init__.py (as `_names`)
@@ -403,12 +402,9 @@ class Project:
         """A module summary was read: the reading file depends on what it is made of."""
         if not self._tracking:
             return
-        found = self._summary_fps.get(id(summary))
-        if found is None or found[0] is not summary:
-            from asyncify_lint.project.summary import content_fingerprint
+        from asyncify_lint.project.summary import content_fingerprint
 
-            found = self._summary_fps[id(summary)] = (summary, content_fingerprint(summary))
-        self._tracking[-1].summaries[relpath] = found[1]  # type: ignore[assignment]
+        self._tracking[-1].summaries[relpath] = content_fingerprint(summary)  # (memoised in the summary)
 
     def _soft_memo(self, name: str, args: tuple, compute: Callable):
         """``compute(*args)``, memoised (a project fact: kept until a file changes) with what computing
@@ -440,7 +436,7 @@ class Project:
                 self._facts[key] = compute(self)
             finally:
                 self._tracking.pop()
-            if key not in self.QUERIED_FACTS and not key.startswith("memo."):
+            if key not in self.QUERIED_FACTS:
                 self._fact_deps[key] = deps
         if self._tracking:
             found = self._fact_deps.get(key)

@@ -38,7 +38,8 @@ MAX_JOBS = 8
 RUNS_PER_PROCESS = 32  # runs of files per process: the last one taken is what a process may wait for
 
 _STORE: "SummaryStore | None" = None  # the store being filled, inherited by the forked workers
-_RUNS: list[list[str]] = []  # the runs of files to summarise, inherited by the workers
+_RUNS: list[list] = []  # the runs of files to do, inherited by the workers
+_RUN_ONE = None  # what a worker does with a run (_summarize_run, _check_run), inherited by the workers
 _ENDS = None  # (lock, shared [first run not taken, last run not taken]), inherited by the workers
 
 
@@ -103,26 +104,27 @@ def _take(front: bool) -> int | None:
         lock.release()
 
 
-def _work() -> tuple[int, list[tuple[str, tuple | None, bytes]]] | None:
-    """In a worker: summarise the last run not taken yet (None: every run is taken)."""
+def _work() -> tuple[int, list] | None:
+    """In a worker: do the last run not taken yet (None: every run is taken)."""
     i = _take(front=False)
     if i is None:
         return None
-    return i, _summarize_run(_RUNS[i])
+    assert _RUN_ONE is not None
+    return i, _RUN_ONE(_RUNS[i])
 
 
-def _share_out(n: int, runs: list, work, local, take_in) -> bool:
+def _share_out(n: int, runs: list, run_one, local, take_in) -> bool:
     """Do ``runs`` in ``n`` processes: this one takes them from the front (``local(run)``), ``n - 1``
-    forked workers from the back (``work()``, which returns ``(index, result)`` or None once every run
-    is taken); each worker's result is taken in (``take_in(result)``) as soon as it is done, while the
-    work is still shared. A run whose worker failed is left to the caller's serial path. False when
-    this process cannot fork."""
-    global _ENDS
+    forked workers from the back (``run_one(run)``); each worker's result is taken in
+    (``take_in(result)``) as soon as it is done, while the work is still shared. A run whose worker
+    failed is left to the caller's serial path. False when this process cannot fork."""
+    global _ENDS, _RUNS, _RUN_ONE
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("fork")
     _ENDS = (ctx.Lock(), ctx.RawArray("l", [0, len(runs) - 1]))
+    _RUNS, _RUN_ONE = runs, run_one
 
     def collect(fut) -> None:
         try:
@@ -134,7 +136,7 @@ def _share_out(n: int, runs: list, work, local, take_in) -> bool:
 
     try:
         with ProcessPoolExecutor(max_workers=n - 1, mp_context=ctx) as pool:
-            futures = [pool.submit(work) for _ in runs]
+            futures = [pool.submit(_work) for _ in runs]
             while True:
                 i = _take(front=True)
                 if i is None:
@@ -152,7 +154,7 @@ def _share_out(n: int, runs: list, work, local, take_in) -> bool:
     except (OSError, RuntimeError):  # cannot fork here: the serial path does it all
         return False
     finally:
-        _ENDS = None
+        _ENDS, _RUNS, _RUN_ONE = None, [], None
     return True
 
 
@@ -178,7 +180,7 @@ def share(sizes: dict, n: int) -> list[list]:
 def summarize(store: "SummaryStore", rels: list[str]) -> int:
     """Summarise in parallel the files of ``rels`` the cache does not hold, when it pays; returns the
     number of processes used (1: nothing was done here, the caller summarises serially)."""
-    global _STORE, _RUNS
+    global _STORE
     n = jobs()
     if n < 2 or len(rels) < MIN_FILES:
         return 1
@@ -205,11 +207,11 @@ def summarize(store: "SummaryStore", rels: list[str]) -> int:
             if rel not in store._summaries:
                 store.add(rel, _from_worker(pickled), entry)
 
-    _STORE, _RUNS = store, runs
+    _STORE = store
     try:
-        forked = _share_out(n, runs, _work, local, take_in)
+        forked = _share_out(n, runs, _summarize_run, local, take_in)
     finally:
-        _STORE, _RUNS = None, []
+        _STORE = None
     return n if forked else 1
 
 
@@ -221,8 +223,7 @@ def summarize(store: "SummaryStore", rels: list[str]) -> int:
 # its results-cache entry (plain data) and its errors.
 
 _LINTER = None  # the linter checking, inherited by the workers
-_STATES: list = []  # the files of the run, inherited by the workers
-_RUNS_OF_INDICES: list[list[int]] = []  # the runs of files to check (indices into _STATES)
+_STATES: list = []  # the files of the run, inherited by the workers (runs hold indices into it)
 
 
 def _check_run(indices: list[int]) -> list[tuple[int, bytes, dict | None, list[str]]]:
@@ -237,19 +238,12 @@ def _check_run(indices: list[int]) -> list[tuple[int, bytes, dict | None, list[s
     return out
 
 
-def _check_work():
-    i = _take(front=False)
-    if i is None:
-        return None
-    return i, _check_run(_RUNS_OF_INDICES[i])
-
-
 
 def check(linter, states: list, todo: list[int]) -> dict[int, list]:
     """Check the files ``states[i]`` for ``i`` in ``todo`` in worker processes as well as this one, when
     it pays (the same conditions as for the summaries); returns the diagnostics of the files done
     (the caller checks whatever is missing serially)."""
-    global _LINTER, _STATES, _RUNS_OF_INDICES
+    global _LINTER, _STATES
     n = jobs()
     if n < 2 or len(todo) < MIN_FILES:
         return {}
@@ -282,9 +276,9 @@ def check(linter, states: list, todo: list[int]) -> dict[int, list]:
             if linter.results is not None:
                 linter.results.adopt(st.relpath, entry)
 
-    _LINTER, _STATES, _RUNS_OF_INDICES = linter, states, runs
+    _LINTER, _STATES = linter, states
     try:
-        _share_out(n, runs, _check_work, local, take_in)
+        _share_out(n, runs, _check_run, local, take_in)
     finally:
-        _LINTER, _STATES, _RUNS_OF_INDICES = None, [], []
+        _LINTER, _STATES = None, []
     return done

@@ -22,6 +22,7 @@ temporary file and ``os.replace``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -43,24 +44,20 @@ def _blake(data: str) -> str:
     return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
-_CODE_KEY: list[str] = []
-
-
+@functools.lru_cache(maxsize=None)
 def code_key() -> str:
     """The tool's own code: its version and the size and mtime of each of its modules."""
-    if not _CODE_KEY:
-        from asyncify_lint import __version__
+    from asyncify_lint import __version__
 
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        parts = [__version__, sys.version]
-        for directory, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
-            for name in sorted(files):
-                if name.endswith((".py", ".tsv")):
-                    st = os.stat(os.path.join(directory, name))
-                    parts.append(f"{os.path.relpath(os.path.join(directory, name), root)}:{st.st_mtime_ns}:{st.st_size}")
-        _CODE_KEY.append(_blake("\n".join(parts)))
-    return _CODE_KEY[0]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parts = [__version__, sys.version]
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+        for name in sorted(files):
+            if name.endswith((".py", ".tsv")):
+                st = os.stat(os.path.join(directory, name))
+                parts.append(f"{os.path.relpath(os.path.join(directory, name), root)}:{st.st_mtime_ns}:{st.st_size}")
+    return _blake("\n".join(parts))
 
 
 def settings_key(settings) -> str:

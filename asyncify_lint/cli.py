@@ -300,7 +300,9 @@ def _main(argv: list[str]) -> int:
     new_files: dict[str, str] = {}
     failed: list[str] = []  # where the fixes failed: then no file of the migration is written
     if fixing:
-        report = _impact_report(linter, states, "before") if args.fix and not args.diff else []
+        tests = _test_states(linter, states) if args.fix and not args.diff else []
+        owners: dict[int, str] = {}  # id(finding) -> the test it is in (see _impact_report)
+        report = _impact_report(linter, tests, "before", owners) if args.fix and not args.diff else []
         fix_all(linter, states)
         done = None
         if settings.strategy == "bridge":
@@ -320,22 +322,22 @@ def _main(argv: list[str]) -> int:
                 if st.text != before:
                     project.set_overlay(st.relpath, st.text)
         if done is not None:
-            relpaths = {st.display: st.relpath for st in states}
+            relpaths = {st.display: st.relpath for st in [*states, *tests]}
             report = [d for d in report if (relpaths.get(d.path, d.path), d.line, d.col) not in done.covered]
             new_files = done.new_files
         if args.fix and not args.diff:
-            report += _impact_report(linter, states, "after")
+            report += _impact_report(linter, tests, "after", owners)
         # the test-impact report comes first, before anything is written
         for d in report:
             print(output.format_text_line(d, False), file=sys.stderr)
-        tests = _tests_named(linter, report)
-        if tests:
-            shown = ", ".join(tests[:8]) + (f", and {len(tests) - 8} more" if len(tests) > 8 else "")
+        named = list(dict.fromkeys(owners[id(d)] for d in report if id(d) in owners))
+        if named:
+            shown = ", ".join(named[:8]) + (f", and {len(named) - 8} more" if len(named) > 8 else "")
             if settings.strategy == "bridge":
-                print(f"asyncify-lint: {len(tests)} test{'s' if len(tests) != 1 else ''} the bridge does not "
+                print(f"asyncify-lint: {len(named)} test{'s' if len(named) != 1 else ''} the bridge does not "
                       f"keep working, to port: {shown}", file=sys.stderr)
             else:
-                print(f"asyncify-lint: {len(tests)} test{'s' if len(tests) != 1 else ''} use{'' if len(tests) != 1 else 's'} "
+                print(f"asyncify-lint: {len(named)} test{'s' if len(named) != 1 else ''} use{'' if len(named) != 1 else 's'} "
                       f"what the migration changes and will fail, or pass by accident, until ported: {shown}; "
                       "`--strategy bridge` keeps the sync names tests use working (README, \"Tests tied to "
                       "the sync API\")", file=sys.stderr)
@@ -517,53 +519,37 @@ def fix_all(linter: Linter, states: list[FileState]) -> None:
             break
 
 
-def _impact_report(linter: Linter, states: list[FileState], when: str) -> list[Diagnostic]:
+def _impact_report(linter: Linter, tests: list[FileState], when: str,
+                   owners: dict[int, str] | None = None) -> list[Diagnostic]:
     """Test-impact findings (AFY5xx) of the rules run ``when`` ("before": on the code as it was; "after":
-    on the migrated code); ``--fix`` prints them before anything is written."""
+    on the migrated code) in the project's test files ``tests``; ``--fix`` prints them before anything
+    is written. ``owners``, when given, gets for each AFY501 finding (by id) the test it is in:
+    ``tests/test_a.py::test_b``, or the whole file for a finding in a fixture, a helper or at module
+    level (every test of the file may depend on it)."""
     impact = [r for r in all_rules() if r.report == when and r in linter.rules]
     out: list[Diagnostic] = []
     if not impact:
         return out
-    for st in _test_states(linter, states):
+    for st in tests:
         if st.source is None:
             continue
         try:
             ctx = linter.make_context(st)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
+        defs = None
         for d in linter.diagnostics(ctx, impact):
             d.path = st.display
             out.append(d)
+            if owners is None or d.code != "AFY501":
+                continue
+            if defs is None:
+                defs = [n for n in ctx.nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            inner = max((n for n in defs if n.lineno <= d.line <= (n.end_lineno or n.lineno)),
+                        key=lambda n: n.lineno, default=None)
+            test = inner.name if inner is not None and inner.name.startswith("test") else None
+            owners[id(d)] = f"{d.path}::{test}" if test else f"{d.path} (every test)"
     return out
-
-
-def _tests_named(linter: Linter, report: list[Diagnostic]) -> list[str]:
-    """The tests the report's findings are in (``tests/test_a.py::test_b``; the whole file for a finding
-    outside any test function), in report order, once each."""
-    out: dict[str, None] = {}
-    trees: dict[str, ast.AST | None] = {}
-    for d in report:
-        if d.code != "AFY501":
-            continue
-        tree = trees.get(d.path, False)
-        if tree is False:
-            try:
-                with open(d.path, "rb") as f:
-                    tree = trees[d.path] = ast.parse(f.read())
-            except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
-                tree = trees[d.path] = None
-        name = None
-        if tree is not None:
-            best = None
-            for node in ast.walk(tree):
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
-                        and node.lineno <= d.line <= (node.end_lineno or node.lineno) \
-                        and (best is None or node.lineno > best.lineno):
-                    best = node
-            name = best.name if best is not None and best.name.startswith("test") else None
-        # a finding in a fixture, a helper or at module level: every test of the file may depend on it
-        out[f"{d.path}::{name}" if name else f"{d.path} (every test)"] = None
-    return list(out)
 
 
 def _test_states(linter: Linter, states: list[FileState]) -> list[FileState]:

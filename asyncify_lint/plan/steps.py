@@ -32,7 +32,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from asyncify_lint.cli import _impact_report, collect_files, fix_all
+from asyncify_lint.cli import _impact_report, _test_states, collect_files, fix_all
 from asyncify_lint.config import Settings
 from asyncify_lint.diagnostics import Diagnostic
 from asyncify_lint.engine.runner import FileState, Linter, display_path
@@ -121,11 +121,12 @@ def simulate(root: str, settings: Settings, files: list[str], texts: dict[str, s
             project.set_overlay(st.relpath, text)
         states.append(st)
     run = Run(linter, states, {st.relpath: st.text for st in states if st.text is not None})
+    tests = _test_states(linter, states) if impact else []
     if impact:
-        run.impact_before = _impact_report(linter, states, "before") + _impact_report(linter, states, "after")
+        run.impact_before = _impact_report(linter, tests, "before") + _impact_report(linter, tests, "after")
     fix_all(linter, [st for st in states if only is None or st.relpath in only])
     if impact:
-        run.impact_after = _impact_report(linter, states, "before") + _impact_report(linter, states, "after")
+        run.impact_after = _impact_report(linter, tests, "before") + _impact_report(linter, tests, "after")
     return run
 
 

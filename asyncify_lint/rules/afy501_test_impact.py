@@ -95,8 +95,5 @@ def _always_true(ctx: FileContext, call: ast.AST) -> bool:
 
 
 def _enclosing_function(ctx: FileContext, node: ast.AST) -> str | None:
-    while node is not None:
-        node = ctx.parent(node)  # type: ignore[assignment]
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return node.name
-    return None
+    return next((a.name for a in ctx.ancestors(node) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))),
+                None)

@@ -72,6 +72,10 @@ CONSUMERS = frozenset(
 )
 
 
+# consumers that take a callable first and pass their other arguments on to it
+FORWARDING = frozenset({"add_task", "start_soon", "start", "spawn"})
+
+
 def _sites(ctx: FileContext) -> dict:
     return unawaited_calls_to(ctx, "afy401")
 
@@ -92,7 +96,12 @@ def _consumed(ctx: FileContext, node: ast.AST, depth: int = 0) -> bool:
         child, p = p, ctx.parent(p)
     if not isinstance(p, ast.Call) or p.func is child:
         return False
-    if _consumer_name(p.func) in CONSUMERS:
+    consumer = _consumer_name(p.func)
+    if consumer in FORWARDING and p.args and child is not p.args[0] and not isinstance(p.args[0], ast.Starred):
+        # `add_task(fn, *args)`: the call runs `fn`; an argument after it only reaches `fn`'s parameter
+        forwarded = ast.Call(func=p.args[0], args=p.args[1:], keywords=p.keywords)
+        return depth < 4 and _parameter_consumed(ctx, forwarded, child, depth + 1)
+    if consumer in CONSUMERS:
         return True
     # `executor.submit(asyncio.run, f())`, `loop.call_soon_threadsafe(asyncio.ensure_future, f())`
     if any(a is not child and _consumer_name(a) in CONSUMERS for a in p.args):

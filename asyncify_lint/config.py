@@ -32,7 +32,8 @@ STRATEGIES = ("migrate", "bridge")
 PROJECT_STATES = ("auto", "migrating", "async")
 KNOWN_KEYS = set(LIST_KEYS) | set(BOOL_KEYS) | {"per-rule", "per-file-ignores", "strategy", "max-file-size"}
 #: the versions fixes target, over what the project's files say (project/versions.py)
-TARGET_KEYS = {"target-sqlalchemy": re.compile(r"^[12]\.[0-9]+$"), "target-pydantic": re.compile(r"^[12]$")}
+TARGET_KEYS = {"target-sqlalchemy": re.compile(r"^[12]\.[0-9]+$"), "target-pydantic": re.compile(r"^[12]$"),
+               "target-fastapi-pagination": re.compile(r"^0\.[0-9]+$")}
 KNOWN_KEYS |= set(TARGET_KEYS)
 KNOWN_KEYS.add("cache-dir")
 KNOWN_KEYS.add("project-state")
@@ -114,6 +115,7 @@ class Settings:
     #: the SQLAlchemy ("1.4", "2.0") and pydantic ("1", "2") versions fixes target; None: detected
     target_sqlalchemy: str | None = None
     target_pydantic: str | None = None
+    target_fastapi_pagination: str | None = None  # "0.12", "0.13": which async paginate to await
     #: the summary cache's directory (`cache-dir`), relative to the project root; the environment's
     #: ASYNCIFY_LINT_CACHE_DIR and the command line's --cache-dir win over it (project/cache.py)
     cache_dir: str | None = None
@@ -291,7 +293,8 @@ def _apply(settings: Settings, data: dict[str, Any], where: str) -> None:
         elif key in TARGET_KEYS:
             text = str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
             if not TARGET_KEYS[key].match(text):
-                want = '"1.4", "2.0", "2.1"' if key == "target-sqlalchemy" else '"1" or "2"'
+                want = {"target-sqlalchemy": '"1.4", "2.0", "2.1"', "target-pydantic": '"1" or "2"'}.get(
+                    key, '"0.12", "0.13"')
                 raise ConfigError(f"{where}: {raw_key} must be a version such as {want}, not {value!r}")
             setattr(settings, key.replace("-", "_"), text)
         elif key == "per-rule":

@@ -6,8 +6,8 @@ Annotation grammar (parsed, never evaluated), in a trailing comment of a code li
     # AFY301 "endpoint" ... whose message contains the fragment
 several may follow each other: `# AFY301 # AFY302:1`. Full-line comments are never annotations.
 Header lines `# ARG --select=AFY301,AFY302` / `# ARG --unsafe-fixes` set the run's options;
-`# ARG --target-sqlalchemy=1.4` / `# ARG --target-pydantic=1` the versions the fixes target (the
-configuration keys `target-sqlalchemy` / `target-pydantic`); `# ARG --project-state=async` whether the
+`# ARG --target-sqlalchemy=1.4` / `# ARG --target-pydantic=1` / `# ARG --target-fastapi-pagination=0.12`
+the versions the fixes target (the configuration keys of the same names); `# ARG --project-state=async` whether the
 project is migrating or async already (the key `project-state`; detected when not given).
 """
 
@@ -66,7 +66,8 @@ def parse_args(text: str, default_code: str) -> dict:
                 opts["select"] = arg.split("=", 1)[1].split(",")
             elif arg == "--unsafe-fixes":
                 opts["unsafe"] = True
-            elif arg.startswith(("--target-sqlalchemy=", "--target-pydantic=", "--project-state=")):
+            elif arg.startswith(("--target-sqlalchemy=", "--target-pydantic=", "--target-fastapi-pagination=",
+                                 "--project-state=")):
                 key, value = arg[2:].split("=", 1)
                 opts["targets"][key.replace("-", "_")] = value
     return opts

@@ -369,3 +369,45 @@ def test_no_awaitable_attrs_suggestion_on_sqlalchemy_1_4(tmp_path):
     assert len(diags) == 1 and "awaitable_attrs" not in diags[0].message and "refresh(user" in diags[0].message
     diags, _, _ = Run(str(tmp_path / "b"), text, ["AFY206"], targets={"target_sqlalchemy": "2.0"}).check()
     assert len(diags) == 1 and "awaitable_attrs" in diags[0].message
+
+
+# -- fastapi-pagination: which function takes an AsyncSession -------------------------------------
+@pytest.mark.parametrize("files, series, api", [
+    ({"poetry.lock": '[[package]]\nname = "fastapi-pagination"\nversion = "0.12.17"\n'}, (0, 12), "paginate"),
+    ({"requirements.txt": "fastapi_pagination==0.13.2\n"}, (0, 13), "apaginate"),
+    ({"requirements.txt": "fastapi-pagination>=0.12\n"}, (0, 13), "apaginate"),  # the newest series left
+    ({"requirements.txt": "fastapi-pagination<0.12\n"}, (0, 11), None),
+    ({"requirements.txt": "fastapi-pagination==0.9.3\n"}, (0, 9), None),
+    ({"requirements.txt": "fastapi\n"}, None, None),
+])
+def test_fastapi_pagination(tmp_path, files, series, api):
+    v = found(write(tmp_path, files))
+    assert (v.fastapi_pagination, v.async_paginate) == (series, api)
+
+
+def test_fastapi_pagination_configuration(tmp_path):
+    write(tmp_path, {"pyproject.toml": '[tool.asyncify-lint]\ntarget-fastapi-pagination = "0.12"\n',
+                     "requirements.txt": "fastapi-pagination==0.13.2\n"})
+    assert found(tmp_path, load_config(str(tmp_path))).async_paginate == "paginate"
+    write(tmp_path, {"pyproject.toml": '[tool.asyncify-lint]\ntarget-fastapi-pagination = "1"\n'})
+    with pytest.raises(ConfigError, match="target-fastapi-pagination"):
+        load_config(str(tmp_path))
+
+
+def test_paginate_fix_follows_the_lock(tmp_path):
+    text = textwrap.dedent("""\
+        from fastapi_pagination.ext.sqlalchemy import paginate
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+
+        async def page(db: AsyncSession, stmt):
+            return paginate(db, stmt)
+        """)
+    lock = '[[package]]\nname = "fastapi-pagination"\nversion = "{}"\n'
+    fixed, _ = Run(str(tmp_path / "a"), text, ["AFY203"], extra={"poetry.lock": lock.format("0.12.17")}).fix()
+    assert "return await paginate(db, stmt)" in fixed
+    fixed, _ = Run(str(tmp_path / "b"), text, ["AFY203"], extra={"poetry.lock": lock.format("0.14.3")}).fix()
+    assert "return await apaginate(db, stmt)" in fixed
+    assert "from fastapi_pagination.ext.sqlalchemy import apaginate\n" in fixed  # `paginate` left unused
+    fixed, _ = Run(str(tmp_path / "c"), text, ["AFY203"]).fix()
+    assert fixed == text

@@ -356,7 +356,7 @@ class Project:
             with self.untracked():
                 self._versions = detect(self)
         if self._tracking:
-            record(self, "project", "versions", (), (self._versions.sqlalchemy_1x, self._versions.pydantic_v1))
+            record(self, "project", "versions", (), self._versions.facts())
         return self._versions
 
     @property

@@ -272,13 +272,12 @@ class _Summaries:
 
 def project_answer(project, name: str) -> Any:
     """What a file reads of the project as a whole: its state (migrating or async), or of its target
-    versions what the rules ask (``versions.of(ctx).sqlalchemy_1x``, ``.pydantic_v1``): an edit of the
-    requirements that changes neither changes no result. (``Project.state`` and ``Project.versions``
+    versions what the rules ask (``TargetVersions.facts``): an edit of the requirements that changes
+    none of them changes no result. (``Project.state`` and ``Project.versions``
     record the same values.)"""
     if name == "state":
         return project.state.state
-    v = project.versions
-    return (v.sqlalchemy_1x, v.pydantic_v1)
+    return project.versions.facts()
 
 
 def answer(project, graph, kind: str, name: str, args: tuple) -> Any:

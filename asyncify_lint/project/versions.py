@@ -1,4 +1,5 @@
-"""Which SQLAlchemy and pydantic versions the project targets, so that every fix emits only APIs they have.
+"""Which SQLAlchemy and pydantic versions the project targets, so that every fix emits only APIs they have
+(and which fastapi-pagination, whose async API changed twice).
 
 Nothing of the project is imported. The evidence, strongest first:
 
@@ -43,6 +44,10 @@ Version = tuple[int, ...]
 #: release series a range is evaluated against (the newest is assumed when several remain)
 SQLALCHEMY_SERIES: tuple[Version, ...] = ((1, 3), (1, 4), (2, 0), (2, 1))
 PYDANTIC_SERIES: tuple[Version, ...] = ((1,), (2,))
+#: fastapi-pagination: before 0.12 only ``ext.async_sqlalchemy`` takes an AsyncSession; 0.12 lets
+#: ``ext.sqlalchemy.paginate`` (and ``ext.sqlmodel``'s) take one and return an awaitable; 0.13 adds
+#: ``apaginate`` and deprecates that use of ``paginate``, which 0.15's successors remove
+PAGINATION_SERIES: tuple[Version, ...] = ((0, 11), (0, 12), (0, 13))
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,21 @@ class TargetVersions:
     pydantic: int | None = None
     sqlalchemy_source: str | None = None  # what decided it, e.g. "poetry.lock" or "code"
     pydantic_source: str | None = None
+    fastapi_pagination: tuple[int, int] | None = None
+
+    @property
+    def async_paginate(self) -> str | None:
+        """The fastapi-pagination function that takes an ``AsyncSession`` and returns an awaitable:
+        ``apaginate`` (0.13 and later), ``paginate`` (0.12); None before 0.12 or when unknown."""
+        v = self.fastapi_pagination
+        if v is None or v < (0, 12):
+            return None
+        return "apaginate" if v >= (0, 13) else "paginate"
+
+    def facts(self) -> tuple:
+        """What the rules read of these versions: a change of the requirements that changes none of
+        these changes no result (the results cache records this tuple)."""
+        return (self.sqlalchemy_1x, self.pydantic_v1, self.async_paginate)
 
     @property
     def sqlalchemy_1x(self) -> bool:
@@ -362,6 +382,8 @@ _SIGNALS = {
     ("sqlalchemy", (2,)): re.compile(rb"\bDeclarativeBase\b|\bMapped\[|\bmapped_column\b"),
 }
 
+_SIGNALS_OF = frozenset(name for name, _ in _SIGNALS)
+
 
 def code_signals(texts: Iterable[bytes]) -> dict[str, set[Version]]:
     """The series the code's APIs allow: a pydantic 2 API anywhere means 2 (pydantic 1 APIs still run,
@@ -475,9 +497,10 @@ def detect(project, settings=None) -> TargetVersions:
     """The target versions of ``project`` (a ``Project``; None: from ``settings`` and the environment)."""
     if settings is None and project is not None:
         settings = project.settings
-    packages = {"sqlalchemy": _Narrowing(SQLALCHEMY_SERIES), "pydantic": _Narrowing(PYDANTIC_SERIES)}
+    packages = {"sqlalchemy": _Narrowing(SQLALCHEMY_SERIES), "pydantic": _Narrowing(PYDANTIC_SERIES),
+                "fastapi-pagination": _Narrowing(PAGINATION_SERIES)}
     for name, n in packages.items():
-        forced = _override(getattr(settings, f"target_{name}", None), n.known)
+        forced = _override(getattr(settings, f"target_{name.replace('-', '_')}", None), n.known)
         if forced:
             n.possible, n.source = forced, "configuration"
 
@@ -504,7 +527,7 @@ def detect(project, settings=None) -> TargetVersions:
                 clauses = [[c for s in specs for alt in s for c in alt]]  # type: ignore[union-attr]
                 if not allows_from(clauses, first_without, None):
                     n.narrow(implied, f"{evidence[other][0][1]} ({other})")
-        if pending():
+        if any(name in _SIGNALS_OF for name, _ in pending()):
             for name, allowed in code_signals(_project_texts(project)).items():
                 packages[name].narrow(allowed, "code")
     for name, n in pending():
@@ -513,9 +536,11 @@ def detect(project, settings=None) -> TargetVersions:
             n.narrow({_series(v, n.known)}, "installed")
     sa = packages["sqlalchemy"].result()
     pd = packages["pydantic"].result()
+    pg = packages["fastapi-pagination"].result()
     return TargetVersions(
         sqlalchemy=(sa[0], sa[1]) if sa else None,
         pydantic=pd[0] if pd else None,
         sqlalchemy_source=packages["sqlalchemy"].source if sa else None,
         pydantic_source=packages["pydantic"].source if pd else None,
+        fastapi_pagination=(pg[0], pg[1]) if pg else None,
     )

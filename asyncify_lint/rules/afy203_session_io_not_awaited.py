@@ -6,6 +6,9 @@ Checks for session, connection and engine I/O in `async def` code that is not aw
 `delete_all`, `merge_all` and SQLModel's `exec` on a session; `begin()`/`begin_nested()` used as a
 statement; `execute`, `commit`, `close`... on an `AsyncConnection`; `dispose()`, `connect()` and
 `raw_connection()` on an `AsyncEngine`, and `with engine.connect()`/`with engine.begin()` on one.
+Also library functions that do the I/O of the session handed to them: fastapi-pagination's
+`paginate(db, stmt)` (`fastapi_pagination.ext.sqlalchemy`, `.ext.sqlmodel`), which returns an
+awaitable when `db` is an `AsyncSession`.
 
 Only receivers *known* to be sessions are checked: annotated `Session`/`AsyncSession` (also through
 `Annotated` aliases defined in any module), parameters declared with `Depends(get_db)` where `get_db`
@@ -49,6 +52,12 @@ It is unsafe when the receiver is still a sync `Session`: awaiting its result (`
 raises `TypeError` until the session becomes an `AsyncSession` (AFY202 rewrites the factory, the
 annotations and the `with` statements; run them together with `--unsafe-fixes`).
 
+For fastapi-pagination the fix follows the version the project uses (lock files, requirements, the
+installed package): 0.12 awaits `paginate(...)`; 0.13 and later await `apaginate(...)`, imported from
+the same module, since passing an `AsyncSession` to `paginate` is deprecated there and removed after
+0.15. Before 0.12, or when the version is unknown, there is no fix (the async function lives in
+`fastapi_pagination.ext.async_sqlalchemy` there).
+
 There is no fix where `await` is not allowed or would change the meaning: in a generator expression,
 a lambda or a nested sync `def` (those are not reported).
 """
@@ -59,6 +68,7 @@ from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import sqla
 from asyncify_lint.helpers.rewrites import add_await, can_await_here
+from asyncify_lint.project import versions
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -135,6 +145,74 @@ def check(ctx: FileContext, call: ast.Call):
         yield RULE.at(ctx, call, None, what=what, why="; no fix: `await` is not possible here", call=name)
         return
     yield RULE.at(ctx, call, Fix(add_await(ctx, call), applicability), what=what, why="", call=name)
+
+
+#: library functions that run the I/O of the session they are given: qualified name -> the name of
+#: the session parameter (also the first positional argument)
+SESSION_TAKING = {
+    "fastapi_pagination.ext.sqlalchemy.paginate": "conn",
+    "fastapi_pagination.ext.sqlmodel.paginate": "session",
+}
+
+
+def _session_argument(call: ast.Call, param: str) -> ast.AST | None:
+    if call.args and not isinstance(call.args[0], ast.Starred):
+        return call.args[0]
+    return next((k.value for k in call.keywords if k.arg == param), None)
+
+
+@RULE.on(ast.Call)
+def check_session_taking(ctx: FileContext, call: ast.Call):
+    """``paginate(db, stmt)``: the library awaits the session's I/O only when its result is awaited."""
+    func = call.func
+    if not isinstance(func, (ast.Name, ast.Attribute)) or ctx.is_awaited(call) or not ctx.in_async_function(call):
+        return
+    qualname = ctx.qualname(func)
+    param = SESSION_TAKING.get(qualname) if qualname else None
+    if param is None:
+        return
+    arg = _session_argument(call, param)
+    recv = sqla.sqla_type(ctx, arg) if arg is not None else None
+    if recv in sqla.ASYNC_SESSION_TYPES or recv == sqla.ASYNC_CONNECTION:
+        what = (f"`{ctx.segment(func)}()` is handed the async `{ctx.segment(arg)}`: it returns an awaitable "
+                "that is never awaited")
+        applicability = Applicability.SAFE
+    elif recv in sqla.SESSION_TYPES:
+        what = (f"`{ctx.segment(func)}()` is handed the sync `Session` `{ctx.segment(arg)}` and blocks the event "
+                "loop; it must be awaited once the session is an `AsyncSession` (AFY202)")
+        applicability = Applicability.UNSAFE
+    else:
+        return
+    module, _, _name = qualname.rpartition(".")
+    api = versions.of(ctx).async_paginate
+    name = f"{ctx.segment(func)}()"
+    if api is None:
+        yield RULE.at(ctx, call, None, what=what, call=name,
+                      why="; no fix: fastapi-pagination before 0.12 (or of an unknown version) has no such "
+                          "call (`fastapi_pagination.ext.async_sqlalchemy.paginate` takes an `AsyncSession`)")
+        return
+    if not can_await_here(ctx, call):
+        yield RULE.at(ctx, call, None, what=what, why="; no fix: `await` is not possible here", call=name)
+        return
+    edits = add_await(ctx, call)
+    imports = []
+    if api != _name:
+        if isinstance(func, ast.Attribute):
+            spelled = f"{ctx.segment(func.value)}.{api}"
+        else:
+            spelled, imp = ctx.import_ref(module, api)
+            if imp is not None and imp.name is None:
+                yield RULE.at(ctx, call, None, what=what, call=name,
+                              why=f"; no fix: the name `{api}` is taken in this module")
+                return
+            imports = [imp] if imp is not None else []
+        start, end = ctx.start(func), ctx.end(func)
+        if edits[0].start == start:  # `await ` goes where the name starts: one edit for both
+            edits[0] = Edit(start, end, edits[0].content + spelled)
+        else:
+            edits.append(Edit(start, end, spelled))
+        name = f"{api}()"
+    yield RULE.at(ctx, call, Fix(edits, applicability, imports), what=what, why="", call=name)
 
 
 @RULE.on(ast.With)

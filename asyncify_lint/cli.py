@@ -353,6 +353,14 @@ def _main(argv: list[str]) -> int:
                 print(f"asyncify-lint: error: {e}", file=sys.stderr)
                 exit_code = EXIT_ERROR
             st.errors.clear()
+        if not failed:  # a suppression the fixes disagree with: the migration would drop coroutines
+            conflicts = linter.kept_sync_conflicts(states)
+            for st, line in conflicts:
+                print(f"asyncify-lint: error: {line}; remove the `# noqa`, or accept the call with "
+                      "`# noqa: AFY401`", file=sys.stderr)
+            for display in dict.fromkeys(st.display for st, _ in conflicts):
+                failed.append(f"{display} (a `# noqa` keeps a caller sync)")
+                exit_code = EXIT_ERROR
 
     if args.fix and not args.diff and stdin is not None:  # the fixed source on stdout; nothing is written
         st = states[0]

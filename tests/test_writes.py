@@ -153,6 +153,65 @@ def test_a_bridge_failure_writes_nothing(proj, monkeypatch):
     assert a.read_text() == ENDPOINT
 
 
+KEPT_SYNC_DB = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+engine = create_engine("sqlite:///./app.db")
+SessionLocal = sessionmaker(bind=engine)
+
+
+def get_db():
+    db = SessionLocal()
+    try:
+        yield db
+    finally:
+        db.close()
+"""
+KEPT_SYNC_MAIN = """\
+from fastapi import Depends, FastAPI
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.db import get_db
+
+app = FastAPI()
+
+
+def save(db: Session, n: int):
+    db.execute(text("insert into t values (:n)"), {"n": n})
+    db.commit()
+
+
+@app.post("/n")
+def add(n: int, db: Session = Depends(get_db)):  # noqa: AFY301
+    save(db, n)
+    return {"n": n}
+"""
+
+
+def test_a_noqa_that_keeps_a_caller_sync_writes_nothing(proj):
+    """`# noqa: AFY301` keeps `add` sync while the session fixes make `save` a coroutine function: the
+    call would do nothing (its commit never runs), so the migration is refused, naming the call."""
+    write(proj, "app/__init__.py", "")
+    db = write(proj, "app/db.py", KEPT_SYNC_DB)
+    main = write(proj, "app/main.py", KEPT_SYNC_MAIN)
+    rc, _, err = run(".", "--fix", "--unsafe-fixes", "--no-cache")
+    assert rc == 2, err
+    assert ("asyncify-lint: error: app/main.py:17: `save()` would return a coroutine that nothing awaits in "
+            "`add`, which `# noqa: AFY301` keeps sync; remove the `# noqa`, or accept the call with "
+            "`# noqa: AFY401`\n") in err
+    assert ("asyncify-lint: error: the migration failed in app/main.py (a `# noqa` keeps a caller sync); "
+            "nothing was written\n") in err
+    assert (db.read_text(), main.read_text()) == (KEPT_SYNC_DB, KEPT_SYNC_MAIN)
+    # accepted on the call: the migration is written, the endpoint kept sync
+    main.write_text(KEPT_SYNC_MAIN.replace("    save(db, n)\n", "    save(db, n)  # noqa: AFY401\n"))
+    rc, _, err = run(".", "--fix", "--unsafe-fixes", "--no-cache")
+    assert "nothing was written" not in err, err
+    assert "async def save(db: AsyncSession, n: int):" in main.read_text()
+    assert "def add(n: int, db: AsyncSession = Depends(get_db)):  # noqa: AFY301" in main.read_text()
+
+
 # -- links, mode, owner, read-only files ---------------------------------------------------------
 
 

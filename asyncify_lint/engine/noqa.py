@@ -86,6 +86,20 @@ def filter_noqa(text: str, lines: list[str], diagnostics: list[Diagnostic]) -> l
     return out
 
 
+def suppressed_codes(text: str, line: int, codes: tuple[str, ...]) -> list[str]:
+    """Which of ``codes`` a ``# noqa`` on ``line`` (or on the token run holding it) suppresses, as
+    ``filter_noqa`` reads it; a file-level ``# flake8: noqa`` counts too."""
+    if "noqa" not in text.lower():
+        return []
+    lines = physical_lines(text)
+    if any(NOQA_FILE.match(x) for x in lines):
+        return list(codes)
+    ctext = _line_mapping(text, lines).get(line)
+    if ctext is None:
+        ctext = lines[line - 1] if 0 < line <= len(lines) else ""
+    return [c for c in codes if _suppresses(ctext, c)]
+
+
 def _run_of(text: str, line: int) -> tuple[int, list[tokenize.TokenInfo]]:
     """The run of physical lines flake8 reads one ``# noqa`` for (``_line_mapping``) that holds
     ``line``: (its last line, its comments); the line alone when the text does not tokenize."""

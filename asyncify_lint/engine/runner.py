@@ -16,15 +16,19 @@ from asyncify_lint.engine.checker import InternalError, run_rules
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.fixer import apply_fixes, choose, import_edits
 from asyncify_lint.engine.imports import prune_unused_imports
-from asyncify_lint.engine.noqa import filter_noqa, physical_lines
+from asyncify_lint.engine.noqa import filter_noqa, physical_lines, suppressed_codes
 from asyncify_lint.engine.source import DecodeError, SourceError, SourceFile
 from asyncify_lint.project import Project
 from asyncify_lint.project.discover import matches_any
-from asyncify_lint.registry import Rule, is_selected, selected_rules
+from asyncify_lint.registry import Rule, get_rule, is_selected, selected_rules
 
 MAX_ITERATIONS = 10  # per rule and file, as ruff
 MAX_CYCLES = 5  # passes over every rule when no single rule is selected
 PARSE_ERROR = "AFY001"
+
+
+#: the rules whose fix turns a function into a coroutine function: a ``# noqa`` on one keeps it sync
+_CONVERSIONS = ("AFY301", "AFY302", "AFY303", "AFY402")
 
 
 @dataclass
@@ -259,6 +263,36 @@ class Linter:
             self.project.set_overlay(state.relpath, state.text)
             return True
         return False
+
+    def kept_sync_conflicts(self, states: list[FileState]) -> list[tuple[FileState, str]]:
+        """Where the fixes disagree with a suppression: a function the user keeps sync with a ``# noqa``
+        on a conversion rule (AFY301-303, AFY402) calls, after the fixes, a coroutine function without
+        awaiting it, so the call would do nothing. One line each; ``# noqa: AFY401`` on the call accepts
+        it."""
+        rule = get_rule("AFY401")
+        out: list[tuple[FileState, str]] = []
+        if rule is None:
+            return out
+        for st in states:
+            if not st.changed or st.is_test or st.source is None:
+                continue
+            self.project.set_overlay(st.relpath, st.text)
+            try:
+                ctx = self._fix_context(st)
+                diags = self.diagnostics(ctx, [rule])
+            except (SyntaxError, ValueError, RecursionError, MemoryError, InternalError):
+                continue
+            calls = {(n.lineno, n.col_offset): n for n in ctx.nodes_of(ast.Call)}
+            for d in diags:
+                call = calls.get((d.line, d.col))
+                func = ctx.enclosing_function(call) if call is not None else None
+                if not isinstance(func, ast.FunctionDef):
+                    continue
+                kept = suppressed_codes(st.text, func.lineno, _CONVERSIONS)  # type: ignore[arg-type]
+                if kept:
+                    out.append((st, f"{st.display}:{d.line}: `{ctx.segment(call.func)}()` would return a coroutine "  # type: ignore[union-attr]
+                                    f"that nothing awaits in `{func.name}`, which `# noqa: {kept[0]}` keeps sync"))
+        return out
 
     def drop_unused_imports(self, state: FileState) -> None:
         """Remove the imports the fixes left unused (used in the file as read, unused now)."""

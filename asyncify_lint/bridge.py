@@ -343,7 +343,10 @@ class Bridge:
 
     def _sync_consumer(self, ctx: FileContext, node: ast.AST) -> bool:
         """``node`` is passed to a sync project function whose parameter is annotated with a sync
-        engine or session type."""
+        engine or session type, or it is in the ``Meta`` of a factory-boy SQLAlchemy factory
+        (``sqlalchemy_session = SessionLocal()``), which persists through a sync session."""
+        if _in_factory_meta(ctx, node):
+            return True
         call = ctx.parent(node)
         if isinstance(call, ast.keyword):
             call = ctx.parent(call)
@@ -532,6 +535,25 @@ class Bridge:
         for rel, new in texts.items():
             self.states[rel].text = new
             self.project.set_overlay(rel, new)
+
+
+#: factory-boy's SQLAlchemy factory: its ``Meta.sqlalchemy_session`` (or ``_factory``) must be sync
+FACTORY_BOY_SQLALCHEMY = frozenset({"factory.alchemy.SQLAlchemyModelFactory"})
+
+
+def _in_factory_meta(ctx: FileContext, node: ast.AST) -> bool:
+    meta = None
+    for a in ctx.ancestors(node):
+        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)) and meta is None:
+            return False
+        if isinstance(a, ast.ClassDef):
+            if meta is None:
+                if a.name != "Meta":
+                    return False
+                meta = a
+                continue
+            return any(ctx.qualname(base) in FACTORY_BOY_SQLALCHEMY for base in a.bases)
+    return False
 
 
 def bridge(linter, states) -> Bridge:

@@ -370,6 +370,36 @@ def test_a_sync_consumer_of_the_engine_keeps_the_sync_twin(tmp_path, capsys):
     assert "\n         return size(engine), conn\n" in out  # unchanged: `size` takes `db_engine: Engine`
 
 
+def test_a_factory_boy_factory_keeps_the_sync_session_factory(tmp_path, capsys):
+    """factory-boy persists through the sync session of its `Meta`: the twin stays there."""
+    root = str(tmp_path)
+    _write(root, {
+        "setup.cfg": "", "app/__init__.py": "", "app/db.py": DB.format(url="sqlite:///./app.db"),
+        "app/service.py": SERVICE, "tests/test_service.py": TEST,
+        "app/factories.py": """\
+            import factory
+
+            from app.db import SessionLocal
+
+
+            class NoteFactory(factory.alchemy.SQLAlchemyModelFactory):
+                class Meta:
+                    model = dict
+                    sqlalchemy_session = SessionLocal()
+                    sqlalchemy_session_persistence = "commit"
+
+
+            class Other:
+                class Meta:
+                    session = SessionLocal()
+            """,
+    })
+    code, out, err = _run(["--fix", "--unsafe-fixes", "--strategy", "bridge", "--diff", "."], root, capsys)
+    assert "+from app.db import SessionLocal, AsyncSessionLocal\n" in out, out
+    assert "sqlalchemy_session = " not in out  # unchanged: the sync twin
+    assert "+        session = AsyncSessionLocal()\n" in out  # not a factory-boy factory
+
+
 # -- repositories: a method called synchronously on an object holding the test's sync Session --------
 
 

@@ -14,7 +14,7 @@ import os
 import sys
 import tokenize
 
-from asyncify_lint.cli import EXIT_CLEAN, UsageError, _write_migration
+from asyncify_lint.cli_common import EXIT_CLEAN, UsageError, _write_migration
 from asyncify_lint.diagnostics import Diagnostic
 from asyncify_lint.engine.noqa import _SEP, NOQA_INLINE, _suppresses, physical_lines, token_runs
 from asyncify_lint.engine.runner import PARSE_ERROR, FileState

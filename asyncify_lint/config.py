@@ -9,12 +9,41 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncify_lint.project.discover import DEFAULT_EXCLUDE, DEFAULT_TEST_PATTERNS
-
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+
+DEFAULT_EXCLUDE = (
+    ".git",
+    ".hg",
+    ".svn",
+    ".tox",
+    ".nox",
+    ".venv",
+    "venv",
+    ".eggs",
+    "*.egg-info",
+    "__pycache__",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".asyncify_cache",
+    "__pypackages__",
+)
+
+# Read for analysis, never written: tests, and the database migration environments (Alembic's
+# `env.py` and revisions run synchronously by the `alembic` command, outside the app).
+DEFAULT_TEST_PATTERNS = ("tests/", "test/", "test_*.py", "*_test.py", "conftest.py", "alembic/", "migrations/")
+
+#: the project's cache directory (the summaries, the results, a migration's journal), at its root unless
+#: `cache-dir`, ASYNCIFY_LINT_CACHE_DIR or --cache-dir say otherwise (project/cache.py)
+CACHE_DIR = ".asyncify_cache"
 
 
 class ConfigError(Exception):
@@ -31,7 +60,7 @@ STRATEGIES = ("migrate", "bridge")
 #: whether the project is being migrated or is async already (project/state.py); "auto": detected
 PROJECT_STATES = ("auto", "migrating", "async")
 KNOWN_KEYS = set(LIST_KEYS) | set(BOOL_KEYS) | {"per-rule", "per-file-ignores", "strategy", "max-file-size"}
-#: the versions fixes target, over what the project's files say (project/versions.py)
+#: the versions fixes target, over what the project's files say (helpers/versions.py)
 TARGET_KEYS = {"target-sqlalchemy": re.compile(r"^[12]\.[0-9]+$"), "target-pydantic": re.compile(r"^[12]$"),
                "target-fastapi-pagination": re.compile(r"^0\.[0-9]+$")}
 KNOWN_KEYS |= set(TARGET_KEYS)

@@ -11,7 +11,7 @@ import difflib
 import json
 import sys
 
-from asyncify_lint.cli import EXIT_CLEAN, UsageError, _Parser
+from asyncify_lint.cli_common import EXIT_CLEAN, UsageError, _Parser
 from asyncify_lint.devtools.generate_docs import fix_text, plain_summary
 from asyncify_lint.registry import Rule, all_rules, find_rule
 

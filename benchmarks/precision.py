@@ -69,7 +69,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 try:
     sys.path.insert(0, ROOT)
-    from asyncify_lint.project.discover import DEFAULT_EXCLUDE  # noqa: E402
+    from asyncify_lint.config import DEFAULT_EXCLUDE  # noqa: E402
 except ImportError:  # pragma: no cover - the list as of this benchmark's writing
     DEFAULT_EXCLUDE = (".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", ".eggs", "*.egg-info",
                        "__pycache__", "build", "dist", "node_modules", "site-packages", ".mypy_cache",

@@ -1,4 +1,4 @@
-"""The SQLAlchemy / pydantic versions a project targets (asyncify_lint/project/versions.py), and the
+"""The SQLAlchemy / pydantic versions a project targets (asyncify_lint/helpers/versions.py), and the
 fixes that depend on them."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import textwrap
 import pytest
 
 from asyncify_lint.config import ConfigError, Settings, load_config
-from asyncify_lint.project import Project, versions
-from asyncify_lint.project.versions import TargetVersions, detect, parse_spec, series_allowed
+from asyncify_lint.helpers import versions
+from asyncify_lint.helpers.versions import TargetVersions, detect, parse_spec, series_allowed
+from asyncify_lint.project import Project
 from harness import Run
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 from asyncify_lint.diagnostics import Diagnostic
 from asyncify_lint.engine.context import FileContext
-from asyncify_lint.project.state import MIGRATION_CODES, reached
 from asyncify_lint.registry import Rule
 
 
@@ -18,8 +17,10 @@ class InternalError(Exception):
         self.code = code
 
 
-def run_rules(ctx: FileContext, rules: Iterable[Rule]) -> list[Diagnostic]:
-    """All diagnostics of ``rules`` on ``ctx``, in source order (noqa not applied)."""
+def run_rules(ctx: FileContext, rules: Iterable[Rule],
+              gate: Callable[[FileContext, list[Diagnostic]], list[Diagnostic]] | None = None) -> list[Diagnostic]:
+    """All diagnostics of ``rules`` on ``ctx``, in source order (noqa not applied); with a ``gate``, those
+    it keeps (the runner gives project/state.py's: where an async project reports the migration rules)."""
     active = [r for r in rules if r.handlers and (r.prefilter is None or r.prefilter(ctx))]
     if not active:
         return []
@@ -40,9 +41,7 @@ def run_rules(ctx: FileContext, rules: Iterable[Rule]) -> list[Diagnostic]:
                 continue
             except Exception as exc:  # a rule bug must not take the whole run down silently
                 raise InternalError(rule.code, ctx.display_path, exc) from exc
-    project = ctx.project
-    if out and project is not None and project.state.is_async:
-        # an async project: the migration rules report only where the migration reaches
-        out = [d for d in out if d.code not in MIGRATION_CODES or reached(ctx, d.code, d.line, d.col)]
+    if gate is not None:
+        out = gate(ctx, out)
     out.sort(key=Diagnostic.sort_key)
     return out

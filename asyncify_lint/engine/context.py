@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from asyncify_lint.diagnostics import Edit, ImportRequest
 from asyncify_lint.engine.scope import (
@@ -22,7 +22,20 @@ from asyncify_lint.engine.source import SourceFile
 
 if TYPE_CHECKING:
     from asyncify_lint.config import Settings
-    from asyncify_lint.project import Project
+
+
+class ProjectView(Protocol):
+    """The project as a file's context asks it about other modules' names: what a re-exported name
+    is, the type of a module-level value, a type alias. A ``Project`` and a ``ModuleView`` of it
+    (project/) are ones; the context needs nothing else of them and imports nothing of the project
+    (the rules and helpers ask the same object more: ``function_def``, ``fact``, ``graph``)."""
+
+    def resolve_reexport(self, qualname: str, _depth: int = 0) -> str: ...
+
+    def type_of_qualname(self, qualname: str, _depth: int = 0) -> str | None: ...
+
+    def type_alias(self, qualname: str) -> str | None: ...
+
 
 def link_parents(tree: ast.AST, parents: dict[int, ast.AST] | None = None,
                  by_type: dict[type, list[ast.AST]] | None = None) -> list[ast.AST]:
@@ -83,7 +96,7 @@ class FileContext:
         display_path: str,
         module: str | None = None,
         is_package: bool = False,
-        project: "Project | None" = None,
+        project: "ProjectView | None" = None,
         settings: "Settings | None" = None,
         is_test: bool = False,
     ) -> None:

@@ -33,13 +33,20 @@ import re
 import sys
 import warnings
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable, Protocol
 
 from asyncify_lint.diagnostics import Edit
 
 if TYPE_CHECKING:
     from asyncify_lint.engine.context import FileContext
-    from asyncify_lint.project import Project
+
+
+class ProjectFiles(Protocol):
+    """The project as pruning imports asks it (a ``Project``, project/): the parsed modules whose text
+    holds one of ``needles``."""
+
+    def contexts_containing(self, needles: Iterable[bytes]) -> Iterable[FileContext]: ...
+
 
 FUTURE, STDLIB, THIRD_PARTY, FIRST_PARTY, LOCAL = range(5)
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
@@ -372,7 +379,7 @@ def _candidates(tree: ast.Module) -> list[tuple[list[ast.stmt], int, ast.If | No
     return out
 
 
-def _imported_elsewhere(project: Project | None, relpath: str, module: str | None, names: set[str]) -> set[str]:
+def _imported_elsewhere(project: ProjectFiles | None, relpath: str, module: str | None, names: set[str]) -> set[str]:
     """The names another module of the project imports from ``module`` (or reads as ``module.name``)."""
     if project is None or not module or not names:
         return set()
@@ -522,7 +529,7 @@ def _removals(tree: ast.Module, lines: _Lines, doomed: dict[int, set[int]]) -> l
     return spans
 
 
-def prune_unused_imports(original: str, current: str, *, project: Project | None = None, relpath: str = "",
+def prune_unused_imports(original: str, current: str, *, project: ProjectFiles | None = None, relpath: str = "",
                          module: str | None = None) -> str:
     """``current`` without the imports that were used in ``original`` and are unused in ``current``."""
     if relpath.replace("\\", "/").rsplit("/", 1)[-1] == "__init__.py":

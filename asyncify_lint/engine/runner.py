@@ -20,6 +20,7 @@ from asyncify_lint.engine.noqa import filter_noqa, physical_lines, suppressed_co
 from asyncify_lint.engine.source import DecodeError, SourceError, SourceFile
 from asyncify_lint.project import Project
 from asyncify_lint.project.discover import matches_any
+from asyncify_lint.project.state import migration_gate
 from asyncify_lint.registry import Rule, get_rule, is_selected, selected_rules
 
 MAX_ITERATIONS = 10  # per rule and file, as ruff
@@ -128,7 +129,7 @@ class Linter:
 
     # -- checking ----------------------------------------------------------------------------
     def diagnostics(self, ctx: FileContext, rules: list[Rule] | None = None, noqa: bool = True) -> list[Diagnostic]:
-        diags = run_rules(ctx, self.rules if rules is None else rules)
+        diags = run_rules(ctx, self.rules if rules is None else rules, migration_gate)
         if diags and self.settings.per_file_ignores:
             ignored = self.ignored_in(self.project.relpath(ctx.source.path))
             if ignored:

@@ -278,6 +278,21 @@ def sync_directory(directory: str) -> None:
         os.close(fd)
 
 
+def make_dir(directory: str, ignored: bool) -> bool:
+    """Create a directory of the tool's if need be (True if this made it). One the tool creates, and
+    one that is ``ignored`` (the project's ``.asyncify_cache``), ignores itself in git (a ``.gitignore``
+    of ``*``); a directory that was there already (the user's) is otherwise left as it is."""
+    created = not os.path.isdir(directory)
+    os.makedirs(directory, exist_ok=True)
+    ignore = os.path.join(directory, ".gitignore")
+    if (created or ignored) and not os.path.exists(ignore):
+        fd, tmp = tempfile.mkstemp(prefix=".gitignore-", dir=directory)
+        with os.fdopen(fd, "w") as f:
+            f.write("*\n")
+        os.replace(tmp, ignore)
+    return created
+
+
 def remove_stray_temps(directory: str) -> list[str]:
     """Remove the temporary files a write left in ``directory`` when its process was killed: those of
     a process that no longer runs (or of this one: it is not writing while it cleans), and unnamed ones

@@ -29,8 +29,10 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator
 
+from asyncify_lint.config import CACHE_DIR
 from asyncify_lint.engine.source import (
     ChangedOnDisk,
+    make_dir,
     read_current,
     remove_stray_temps,
     sync_directory,
@@ -38,7 +40,6 @@ from asyncify_lint.engine.source import (
     write_refusal,
     write_target,
 )
-from asyncify_lint.project.cache import CACHE_DIR, make_dir
 
 JOURNAL_NAME = "migration.journal"
 _FORMAT = "asyncify-lint migration journal"

@@ -615,7 +615,7 @@ LIBPQ_QUERY_PARAMS = frozenset({"sslmode", "sslcert", "sslkey", "sslrootcert", "
 
 def driver_map(ctx: FileContext) -> dict[str, str]:
     """The sync → async driver mapping for the SQLAlchemy version the project targets."""
-    from asyncify_lint.project import versions
+    from asyncify_lint.helpers import versions
 
     return DRIVER_MAP_1_4 if versions.of(ctx).sqlalchemy_1x else DRIVER_MAP
 
@@ -1014,11 +1014,9 @@ def engine_becomes_async(ctx: FileContext, expr: ast.AST) -> str | None:
 def kept_sync_engine(ctx: FileContext, call: ast.Call) -> bool:
     """A sync engine that a project which is async already keeps on purpose: AFY201 does not report it
     (project/state.py), so it stays sync."""
-    from asyncify_lint.project.state import reached
-
     project = ctx.project
-    return project is not None and project.state.is_async and not reached(ctx, "AFY201", call.lineno,
-                                                                           call.col_offset)
+    return project is not None and project.state.is_async and not project.reached(ctx, "AFY201", call.lineno,
+                                                                                   call.col_offset)
 
 
 DDL_METHODS = frozenset({"create_all", "drop_all"})

@@ -11,16 +11,8 @@ import os
 import sys
 from typing import Sequence
 
-from asyncify_lint.cli import (
-    EXIT_CLEAN,
-    EXIT_FINDINGS,
-    UsageError,
-    _failed_in,
-    _interrupted_migration,
-    _Parser,
-    _write_migration,
-    resolve_settings,
-)
+from asyncify_lint.cli import _failed_in, _interrupted_migration, resolve_settings
+from asyncify_lint.cli_common import EXIT_CLEAN, EXIT_FINDINGS, UsageError, _Parser, _write_migration
 from asyncify_lint.config import Settings
 from asyncify_lint.output import format_text_line
 from asyncify_lint.engine.runner import Linter

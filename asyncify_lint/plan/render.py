@@ -6,8 +6,8 @@ from __future__ import annotations
 import html
 import re
 
+import asyncify_lint.plan.diagram as diagrams
 from asyncify_lint.diagnostics import Diagnostic
-from asyncify_lint.plan import diagram as diagrams
 from asyncify_lint.plan.report import OTHER, Plan, count_roles, plural
 from asyncify_lint.plan.steps import Step, TestRisk, rule_label
 

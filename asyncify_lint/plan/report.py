@@ -8,17 +8,17 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
+import asyncify_lint.plan.diagram as diagrams
 from asyncify_lint.bridge import bridge
 from asyncify_lint.cli import fix_all
 from asyncify_lint.config import Settings
 from asyncify_lint.diagnostics import Applicability, Diagnostic
 from asyncify_lint.engine.runner import Linter, display_path
 from asyncify_lint.helpers import fastapi, sqla
-from asyncify_lint.plan import diagram as diagrams
+from asyncify_lint.helpers.versions import declared, normalize_name, search_dirs
 from asyncify_lint.plan.steps import DATABASE, Step, StepPlan, Unit, plan_steps, unit_at
 from asyncify_lint.project import Project
 from asyncify_lint.project.callgraph import CallGraph, display
-from asyncify_lint.project.versions import declared, normalize_name, search_dirs
 
 ROLE_RULES = {fastapi.ENDPOINT: "AFY301", fastapi.DEPENDENCY: "AFY302", fastapi.EVENT_HANDLER: "AFY303",
               fastapi.EXCEPTION_HANDLER: "AFY303", fastapi.LIFESPAN: "AFY303"}

@@ -12,74 +12,22 @@ import contextlib
 import os
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
+from asyncify_lint.config import DEFAULT_EXCLUDE, DEFAULT_TEST_PATTERNS, max_file_size, over_limit
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.scope import canonical
 from asyncify_lint.engine.source import SourceError, SourceFile
 from asyncify_lint.project.deps import Deps, GraphReader, record
 from asyncify_lint.project.discover import (
-    DEFAULT_EXCLUDE,
-    DEFAULT_TEST_PATTERNS,
     git_files,
     Layout,
     longest_module,
     matches_any,
     walk_files,
 )
+from asyncify_lint.project.view import ModuleView
 
 if TYPE_CHECKING:
     from asyncify_lint.config import Settings
-
-
-class ModuleView:
-    """The project as one module's parsed context sees it: the same answers, and every other module
-    that context asks about recorded in the project's read graph (``Project.reads``). A summary that
-    consulted this module for a type then depends on every module that answer could have been made of
-    (``Project.read_closure``), memoised answers included: the cache re-checks them all."""
-
-    __slots__ = ("_project", "_reads", "_hard", "_soft")
-
-    def __init__(self, project: "Project", module: str | None) -> None:
-        self._project = project
-        self._reads = project.reads.setdefault(module or "", set())
-        #: for the results cache (project/deps.py): the modules whose tree this context read, and the
-        #: questions about names of other modules it asked (checked again by asking them again)
-        self._hard = project.hard_reads.setdefault(module or "", set())
-        self._soft = project.soft_reads.setdefault(module or "", set())
-
-    def _note(self, qualname: str) -> None:
-        mod = self._project.module_prefix(qualname)
-        if mod is not None:
-            self._reads.add(mod)
-
-    def module_context(self, module: str) -> "FileContext | None":
-        self._reads.add(module)
-        self._hard.add(module)
-        return self._project.module_context(module)
-
-    def resolve_reexport(self, qualname: str, _depth: int = 0) -> str:
-        self._note(qualname)
-        self._soft.add(("resolve_reexport", (qualname, _depth)))
-        return self._project.resolve_reexport(qualname, _depth)
-
-    def type_of_qualname(self, qualname: str, _depth: int = 0) -> str | None:
-        self._note(qualname)
-        self._soft.add(("type_of_qualname", (qualname, _depth)))
-        return self._project.type_of_qualname(qualname, _depth)
-
-    def type_alias(self, qualname: str) -> str | None:
-        self._note(qualname)
-        self._soft.add(("type_alias", (qualname,)))
-        return self._project.type_alias(qualname)
-
-    def function_def(self, qualname: str):
-        self._note(qualname)
-        mod = self._project.module_prefix(qualname)
-        if mod is not None:
-            self._hard.add(mod)
-        return self._project.function_def(qualname)
-
-    def __getattr__(self, name: str):
-        return getattr(self._project, name)
 
 
 class Project:
@@ -216,8 +164,6 @@ class Project:
                 src = SourceFile(os.path.join(self.root, relpath), self._overlay[relpath], "utf-8", b"")
             else:
                 src = SourceFile.read(os.path.join(self.root, relpath))
-            from asyncify_lint.config import max_file_size, over_limit  # (config imports this package)
-
             if over_limit(src.raw or src.text, max_file_size(self.settings)):
                 raise ValueError("file too large")  # not analysed (max-file-size), as for the rules
             tree = ast.parse(src.text, filename=relpath)
@@ -348,10 +294,10 @@ class Project:
 
     @property
     def versions(self):
-        """The SQLAlchemy and pydantic versions the project targets (project/versions.py): read once
+        """The SQLAlchemy and pydantic versions the project targets (helpers/versions.py): read once
         from the configuration, lock files, declared dependencies and code, never from a fix's output."""
         if self._versions is None:
-            from asyncify_lint.project.versions import detect
+            from asyncify_lint.helpers.versions import detect
 
             with self.untracked():
                 self._versions = detect(self)
@@ -371,6 +317,13 @@ class Project:
         if self._tracking:
             record(self, "project", "state", (), self._state.state)
         return self._state
+
+    def reached(self, ctx: FileContext, code: str, line: int, col: int) -> bool:
+        """In a project that is async already, whether the migration reaches a finding of ``code`` at
+        (line, col) of ``ctx`` (project/state.py): asked by helpers, which import nothing of the project."""
+        from asyncify_lint.project.state import reached
+
+        return reached(ctx, code, line, col)
 
     # -- what a file's rules read (project/deps.py) --------------------------------------------
     @contextlib.contextmanager

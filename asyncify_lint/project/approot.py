@@ -22,9 +22,10 @@ import re
 import sys
 from dataclasses import dataclass
 
+from asyncify_lint.config import DEFAULT_EXCLUDE
 from asyncify_lint.engine.runner import display_path
 from asyncify_lint.project import Project
-from asyncify_lint.project.discover import DEFAULT_EXCLUDE, ROOT_MARKERS, Layout, find_root, git_files, walk_files
+from asyncify_lint.project.discover import ROOT_MARKERS, Layout, find_root, git_files, walk_files
 
 #: an app's own marker, besides the project markers
 REQUIREMENTS = "requirements*.txt"

@@ -39,11 +39,10 @@ import json
 import os
 import sys
 import tempfile
-from typing import TYPE_CHECKING
 
-from asyncify_lint.config import DEFAULT_MAX_FILE_SIZE, max_file_size
-from asyncify_lint.engine.source import SourceError, SourceFile
-from asyncify_lint.project import parallel
+import asyncify_lint.project.parallel as parallel
+from asyncify_lint.config import CACHE_DIR, DEFAULT_MAX_FILE_SIZE, max_file_size
+from asyncify_lint.engine.source import SourceError, SourceFile, make_dir
 from asyncify_lint.project.summary import (
     SUMMARY_VERSION,
     ModuleSummary,
@@ -54,10 +53,6 @@ from asyncify_lint.project.summary import (
     to_json,
 )
 
-if TYPE_CHECKING:
-    from asyncify_lint.project import Project
-
-CACHE_DIR = ".asyncify_cache"
 CACHE_DIR_ENV = "ASYNCIFY_LINT_CACHE_DIR"
 NO_CACHE_ENV = "ASYNCIFY_LINT_NO_CACHE"
 #: the first line's magic string: formats 1 and 2 were pickles (``.pickle`` files, never read now)
@@ -182,21 +177,6 @@ def _encode(entries: dict[str, tuple]) -> bytes:
     return b"\n".join([json.dumps(header, separators=(",", ":")).encode("ascii"), *(v[3] for v in values), b""])
 
 
-def make_dir(directory: str, ignored: bool) -> bool:
-    """Create a directory of the tool's if need be (True if this made it). One the tool creates, and
-    one that is ``ignored`` (the project's ``.asyncify_cache``), ignores itself in git (a ``.gitignore``
-    of ``*``); a directory that was there already (the user's) is otherwise left as it is."""
-    created = not os.path.isdir(directory)
-    os.makedirs(directory, exist_ok=True)
-    ignore = os.path.join(directory, ".gitignore")
-    if (created or ignored) and not os.path.exists(ignore):
-        fd, tmp = tempfile.mkstemp(prefix=".gitignore-", dir=directory)
-        with os.fdopen(fd, "w") as f:
-            f.write("*\n")
-        os.replace(tmp, ignore)
-    return created
-
-
 def _remove_old_formats(directory: str) -> None:
     """The files of the pickled formats this tool wrote there before: never read, so only in the way."""
     with contextlib.suppress(OSError):
@@ -245,7 +225,7 @@ def save(root: str, entries: dict[str, tuple], settings=None, changes: bool = Fa
 class SummaryStore:
     """The summaries of one project: from overlays, the disk cache, or computed; memoised per process."""
 
-    def __init__(self, project: "Project") -> None:
+    def __init__(self, project) -> None:  # the Project
         self.project = project
         self._entries: dict[str, tuple] | None = None
         self._summaries: dict[str, ModuleSummary] = {}

@@ -8,33 +8,9 @@ import os
 import re
 import subprocess
 
+from asyncify_lint.config import DEFAULT_TEST_PATTERNS
+
 ROOT_MARKERS = ("setup.cfg", "pyproject.toml", ".git", "setup.py")
-
-DEFAULT_EXCLUDE = (
-    ".git",
-    ".hg",
-    ".svn",
-    ".tox",
-    ".nox",
-    ".venv",
-    "venv",
-    ".eggs",
-    "*.egg-info",
-    "__pycache__",
-    "build",
-    "dist",
-    "node_modules",
-    "site-packages",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".asyncify_cache",
-    "__pypackages__",
-)
-
-# Read for analysis, never written: tests, and the database migration environments (Alembic's
-# `env.py` and revisions run synchronously by the `alembic` command, outside the app).
-DEFAULT_TEST_PATTERNS = ("tests/", "test/", "test_*.py", "*_test.py", "conftest.py", "alembic/", "migrations/")
 
 
 def has_marker(directory: str) -> bool:

@@ -25,19 +25,15 @@ from __future__ import annotations
 import os
 import pickle
 import threading
-from typing import TYPE_CHECKING
 
 from asyncify_lint.project.summary import summarize_text
-
-if TYPE_CHECKING:
-    from asyncify_lint.project.cache import SummaryStore
 
 MIN_FILES = 32
 MIN_BYTES = 1_500_000  # about 40k lines: below, forking and pickling cost about what they save
 MAX_JOBS = 8
 RUNS_PER_PROCESS = 32  # runs of files per process: the last one taken is what a process may wait for
 
-_STORE: "SummaryStore | None" = None  # the store being filled, inherited by the forked workers
+_STORE = None  # the store being filled (project/cache.py's SummaryStore), inherited by the forked workers
 _RUNS: list[list] = []  # the runs of files to do, inherited by the workers
 _RUN_ONE = None  # what a worker does with a run (_summarize_run, _check_run), inherited by the workers
 _ENDS = None  # (lock, shared [first run not taken, last run not taken]), inherited by the workers
@@ -177,9 +173,10 @@ def share(sizes: dict, n: int) -> list[list]:
     return chunks
 
 
-def summarize(store: "SummaryStore", rels: list[str]) -> int:
-    """Summarise in parallel the files of ``rels`` the cache does not hold, when it pays; returns the
-    number of processes used (1: nothing was done here, the caller summarises serially)."""
+def summarize(store, rels: list[str]) -> int:
+    """Summarise in parallel the files of ``rels`` the cache (``store``, a ``SummaryStore``) does not
+    hold, when it pays; returns the number of processes used (1: nothing was done here, the caller
+    summarises serially)."""
     global _STORE
     n = jobs()
     if n < 2 or len(rels) < MIN_FILES:

@@ -29,7 +29,9 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from asyncify_lint.config import CACHE_DIR
 from asyncify_lint.diagnostics import Applicability, Diagnostic, Edit, Fix, ImportRequest
+from asyncify_lint.engine.source import make_dir
 from asyncify_lint.project import cache
 from asyncify_lint.project.deps import SOFT_QUESTIONS, Deps, Opaque, answer, decode_args, encode_args, fingerprint
 from asyncify_lint.project.summary import content_fingerprint, text_sha
@@ -223,7 +225,7 @@ class ResultCache:
                           separators=(",", ":"))
         directory = os.path.dirname(self.path)
         try:
-            cache.make_dir(directory, directory == os.path.join(self.project.root, cache.CACHE_DIR))
+            make_dir(directory, directory == os.path.join(self.project.root, CACHE_DIR))
             cache.write_atomic(self.path, blob.encode("utf-8", "surrogatepass"))
         except OSError:
             pass

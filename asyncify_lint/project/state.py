@@ -125,6 +125,16 @@ def _engine_calls(data: bytes) -> list[tuple[str, int]]:
     return out
 
 
+def migration_gate(ctx, diagnostics: list) -> list:
+    """The diagnostics of a file's rules that its project reports: in an async project, the migration
+    rules' only where the migration reaches (``run_rules`` applies it, given by the runner)."""
+    project = ctx.project
+    if diagnostics and project is not None and project.state.is_async:
+        # an async project: the migration rules report only where the migration reaches
+        return [d for d in diagnostics if d.code not in MIGRATION_CODES or reached(ctx, d.code, d.line, d.col)]
+    return diagnostics
+
+
 def reached(ctx, code: str, line: int, col: int) -> bool:
     """In an async project, whether a migration rule's finding at (line, col) is where the migration
     reaches: inside a function that is async, or that async code calls (an endpoint, a dependency, a

@@ -42,7 +42,7 @@ from asyncify_lint.engine.scope import block_fields
 from asyncify_lint.engine.source import SourceFile
 from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.helpers.convert import blocker
-from asyncify_lint.project import ModuleView
+from asyncify_lint.project.view import ModuleView
 
 SUMMARY_VERSION = f"{__version__}-s26"
 

@@ -71,8 +71,7 @@ import re
 from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.engine.scope import parameters
-from asyncify_lint.helpers import sqla
-from asyncify_lint.project import versions
+from asyncify_lint.helpers import sqla, versions
 from asyncify_lint.project.callgraph import sync_bound_function
 from asyncify_lint.registry import Rule, register
 

@@ -68,7 +68,7 @@ from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import sqla
 from asyncify_lint.helpers.rewrites import add_await, can_await_here
-from asyncify_lint.project import versions
+from asyncify_lint.helpers import versions
 from asyncify_lint.registry import Rule, register
 
 RULE = register(

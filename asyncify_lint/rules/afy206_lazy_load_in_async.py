@@ -159,10 +159,9 @@ import ast
 
 from asyncify_lint.diagnostics import Applicability, Edit, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
-from asyncify_lint.helpers import fastapi, query
+from asyncify_lint.helpers import fastapi, query, versions
 from asyncify_lint.helpers.rewrites import needs_parentheses
 from asyncify_lint.helpers.sqla import bound_parameter, function_def, is_session
-from asyncify_lint.project import versions
 from asyncify_lint.registry import Rule, register
 
 RULE = register(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from asyncify_lint.cli import EXIT_ERROR, _Parser
+from asyncify_lint.cli_common import EXIT_ERROR, _Parser
 
 INSTALL_HINT = "pip install 'asyncify-lint[server]'"
 

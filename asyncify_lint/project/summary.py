@@ -474,6 +474,12 @@ class _SummaryProject(ModuleView):
     def function_def(self, qualname: str):
         return None
 
+    def reached(self, ctx, code: str, line: int, col: int) -> bool:
+        """Whether the migration reaches a finding (project/state.py) is a question for the call graph,
+        which is being built from the summaries: a summary takes the migration's default, reached
+        (asking would build the graph again, recursively, until Python's recursion limit)."""
+        return True
+
 
 def _short(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())

@@ -776,6 +776,13 @@ class CallGraph:
             return True
         return bool(self.roles.get(q)) and not f.generator and not f.convert_blocker
 
+    def becomes_async_generator(self, q: str) -> bool:
+        """The migration turns the generator ``q`` into an async generator: a generator dependency
+        AFY302's fix converts (no ``yield from``, no returned value, nothing else that keeps it off)."""
+        f = self.functions[q]
+        return (f.generator and not f.is_async and not f.convert_blocker and not self.is_test(q)
+                and "dependency" in self.roles.get(q, ()))
+
     def afy501(self, relpath: str) -> dict[tuple[int, int, int, int], str]:
         out: dict[tuple[int, int, int, int], str] = {}
         s = self.summaries.get(relpath)
@@ -793,9 +800,7 @@ class CallGraph:
                     f = self.functions.get(q)  # type: ignore[arg-type]
                     if f is None or self.is_test(q):  # type: ignore[arg-type]
                         continue
-                    gen_dep = (f.generator and not f.is_async and not f.convert_blocker
-                               and "dependency" in self.roles.get(q, ()))  # type: ignore[arg-type]
-                    if gen_dep:
+                    if self.becomes_async_generator(q):  # type: ignore[arg-type]
                         what = "calls" if site.kind == "call" else "uses"
                         out[key] = (f"{where} {what} {site.text}{'()' if site.kind == 'call' else ''}, a generator "
                                     "dependency; after the migration it is an async generator")
@@ -951,12 +956,14 @@ def graph_for(ctx) -> tuple[str, "CallGraph"] | None:
     return cur[0], graph
 
 
-def becomes_async(ctx, func) -> bool:
+def becomes_async(ctx, func, generators: bool = False) -> bool:
     """Whether the migration turns the sync ``def`` node ``func`` of this context into a coroutine
-    function (it must await something, or it is an endpoint, dependency or handler)."""
+    function (it must await something, or it is an endpoint, dependency or handler); with
+    ``generators``, into an async generator function too (a generator dependency)."""
     found = graph_for(ctx)
     if found is None:
         return False
     rel, graph = found
     f = graph.summaries[rel].function_at(func.lineno, func.col_offset)
-    return f is not None and graph.becomes_async(f.qualname)
+    return f is not None and (graph.becomes_async(f.qualname)
+                              or (generators and graph.becomes_async_generator(f.qualname)))

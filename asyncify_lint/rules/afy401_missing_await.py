@@ -47,8 +47,8 @@ import ast
 from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers.rewrites import add_await, can_await_here
-from asyncify_lint.helpers.sqla import bound_parameter
-from asyncify_lint.project.callgraph import graph_for, unawaited_calls_to
+from asyncify_lint.helpers.sqla import bound_parameter, function_def
+from asyncify_lint.project.callgraph import becomes_async, graph_for, unawaited_calls_to
 from asyncify_lint.project.summary import RETURNED, STORED
 from asyncify_lint.registry import Rule, register
 
@@ -80,7 +80,22 @@ def _sites(ctx: FileContext) -> dict:
     return unawaited_calls_to(ctx, "afy401")
 
 
-RULE.prefilter = lambda ctx: bool(_sites(ctx))
+#: functions that call the function they are handed synchronously, in the caller's thread or another,
+#: and use what it returns: a coroutine function handed to one makes coroutines nothing awaits (an
+#: async generator function, generators nothing can iterate: `contextmanager(get_db)` fails at
+#: `with`). Not `map`: `gather(*map(fetch, urls))` awaits what it makes.
+SYNC_CALLERS = frozenset({
+    "contextlib.contextmanager", "builtins.filter", "builtins.sorted", "builtins.min", "builtins.max",
+    "functools.reduce", "threading.Thread", "threading.Timer", "atexit.register",
+})
+_SYNC_CALLER_NAMES = frozenset(q.rpartition(".")[2] for q in SYNC_CALLERS)
+
+
+def _may_hand_to_sync_caller(ctx: FileContext) -> bool:
+    return any(name in ctx.source.text for name in _SYNC_CALLER_NAMES)
+
+
+RULE.prefilter = lambda ctx: bool(_sites(ctx)) or _may_hand_to_sync_caller(ctx)
 
 
 _CONTAINERS = (ast.keyword, ast.Starred, ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp, ast.GeneratorExp,
@@ -144,6 +159,31 @@ def _handed_over(ctx: FileContext, node: ast.Call, func: ast.AST) -> bool:
 
 def _consumer_name(f: ast.AST) -> str | None:
     return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+
+
+@RULE.on(ast.Call)
+def check_handed_to_sync_caller(ctx: FileContext, node: ast.Call):
+    """``contextmanager(get_db)``, ``map(fetch, ids)``: a project coroutine function (or one the
+    migration makes async) handed to a function that calls it synchronously. No fix."""
+    func = node.func
+    short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    if short not in _SYNC_CALLER_NAMES or ctx.qualname(func) not in SYNC_CALLERS:
+        return
+    for a in (*node.args, *(k.value for k in node.keywords)):
+        if not isinstance(a, (ast.Name, ast.Attribute)):
+            continue
+        found = function_def(ctx, a)
+        if found is None:
+            continue
+        fctx, fdef = found
+        if isinstance(fdef, ast.AsyncFunctionDef):
+            when = ""
+        elif becomes_async(fctx, fdef, generators=True):
+            when = " once the migration makes it async"
+        else:
+            continue
+        yield RULE.at(ctx, a, name=ctx.segment(a),
+                      where=f"{when}: `{ctx.segment(func)}()` calls it synchronously; no fix")
 
 
 @RULE.on(ast.Call)

@@ -995,12 +995,50 @@ def static_url_rewrite(ctx: FileContext, info: UrlInfo) -> str | None:
     return None
 
 
+def _declined_engine_fact(project) -> tuple[str, int, str] | None:
+    """The first ``create_engine(...)`` of the app (tests and migration scripts aside) that AFY201
+    cannot convert: (display path, line, why)."""
+    for octx in project.contexts_containing([b"create_engine"]):
+        if octx.is_test:
+            continue
+        for node in octx.nodes_of(ast.Call):
+            if isinstance(node.func, (ast.Name, ast.Attribute)) and normalize(
+                    octx.qualname(node.func)) == CREATE_ENGINE:
+                why = engine_blocker(octx, node)
+                if why:
+                    return (octx.display_path, node.lineno, why)
+    return None
+
+
+def declined_engine(ctx: FileContext) -> tuple[str, int, str] | None:
+    """In a project being migrated, the app's engine AFY201 cannot convert, if any: (display path, line,
+    why). The migration converts the engines, session factories and session I/O all together or not at
+    all: while one engine stays sync, so do they (AsyncSessions on a sync engine, or a sync session
+    awaited, would break at run time). In an async project, None: its sync engines are kept on purpose
+    where the migration does not reach (project/state.py)."""
+    return declined_engine_in(ctx.project)
+
+
+def declined_engine_in(project) -> tuple[str, int, str] | None:
+    """``declined_engine`` of a project (None: no project)."""
+    if project is None or project.state.is_async:
+        return None
+    return project.fact("sqla.declined_engine", _declined_engine_fact) or None
+
+
+def declined_note(found: tuple[str, int, str]) -> str:
+    """``the engine at app/db.py:7 stays sync (why)``, for the messages of what waits for it."""
+    return f"the engine at {found[0]}:{found[1]} stays sync ({found[2]})"
+
+
 def engine_becomes_async(ctx: FileContext, expr: ast.AST) -> str | None:
     """"async" for an AsyncEngine; "sync" for a create_engine engine that AFY201 converts (so it will
     become async); "stays sync" for one it cannot convert; None when unknown."""
     kind = engine_kind(ctx, expr)
     if kind != "sync":
         return kind
+    if declined_engine(ctx):
+        return "stays sync"
     made = engine_creation(ctx, expr)
     if made is None:
         return None

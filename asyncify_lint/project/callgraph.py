@@ -24,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from asyncify_lint.helpers import sqla
 from asyncify_lint.project.deps import query
 from asyncify_lint.project.discover import longest_module
 from asyncify_lint.project.summary import (
@@ -249,11 +250,15 @@ class Finding:
 
 
 class CallGraph:
-    def __init__(self, summaries: dict[str, ModuleSummary], modules: dict, async_project: bool = False) -> None:
+    def __init__(self, summaries: dict[str, ModuleSummary], modules: dict, async_project: bool = False,
+                 declined_engine: tuple[str, int, str] | None = None) -> None:
         self.summaries = summaries
         #: the project is async already (project/state.py): a coroutine a sync function returns to no
         #: caller of the project is its API's value, handed over on purpose
         self.async_project = async_project
+        #: an engine of the app that stays sync (helpers/sqla.declined_engine): so do its sessions, and
+        #: their I/O makes nothing async
+        self.declined_engine = declined_engine
         # a module name two files share (two apps with an `app` package in one repository): the file
         # the project's module map chose (the first listed), as for every other resolution
         by_module = {name: summaries[entry[0]] for name, entry in modules.items() if entry[0] in summaries}
@@ -566,6 +571,32 @@ class CallGraph:
                     queue.append(e.callee)
         return None
 
+    def kept_sync(self, q: str) -> str | None:
+        """Why ``q`` stays sync with the sessions it uses: an engine of the app stays sync, so its
+        sessions do, and in an ``async def`` their I/O would block the loop; None otherwise."""
+        if self.declined_engine is None:
+            return None
+        work = self.session_work(q)
+        if work is None:
+            return None
+        return f"it does session I/O ({work}), and {sqla.declined_note(self.declined_engine)}, so its sessions do"
+
+    def session_work(self, q: str) -> str | None:
+        """The first session I/O ``q`` does, itself or down the sync project functions it calls
+        (``db.commit()`` at app/crud.py:12), or None."""
+        seen = {q}
+        queue = deque([q])
+        while queue:
+            c = queue.popleft()
+            f = self.functions[c]
+            for io in f.session_io:
+                return f"`{io.text}()` at {self.file_of[c]}:{io.line}"
+            for e in self.out.get(c, ()):
+                if e.callee not in seen and self._live_edge(e) and not self.functions[e.callee].is_async:
+                    seen.add(e.callee)
+                    queue.append(e.callee)
+        return None
+
     def loop_safe(self, q: str) -> bool:
         """Nothing that blocks is reachable from ``q``: no blocking call in it or down its calls, no
         session I/O (a sync session would block the loop), no call the analysis could not resolve."""
@@ -602,7 +633,7 @@ class CallGraph:
             # An AsyncSession's, or DDL on an async engine, is a bug there too.
             sync_kept = self.async_project and q not in self._from_coroutines
             for io in f.session_io:
-                if sync_kept and io.kind == "session":
+                if sync_kept and io.kind == "session" or self.declined_engine:
                     continue
                 if io.kind == "ddl":
                     why = f"it calls `{io.text}()` (line {io.line}), which must run on the AsyncEngine (AFY205)"
@@ -774,14 +805,14 @@ class CallGraph:
             return False
         if q in self.must_async and q not in self.blocked:
             return True
-        return bool(self.roles.get(q)) and not f.generator and not f.convert_blocker
+        return bool(self.roles.get(q)) and not f.generator and not f.convert_blocker and not self.kept_sync(q)
 
     def becomes_async_generator(self, q: str) -> bool:
         """The migration turns the generator ``q`` into an async generator: a generator dependency
         AFY302's fix converts (no ``yield from``, no returned value, nothing else that keeps it off)."""
         f = self.functions[q]
         return (f.generator and not f.is_async and not f.convert_blocker and not self.is_test(q)
-                and "dependency" in self.roles.get(q, ()))
+                and "dependency" in self.roles.get(q, ()) and not self.kept_sync(q))
 
     def afy501(self, relpath: str) -> dict[tuple[int, int, int, int], str]:
         out: dict[tuple[int, int, int, int], str] = {}
@@ -838,7 +869,7 @@ def build_graph(project) -> CallGraph:
 
     with _no_gc():  # summarising parses every file: the collector would rescan every tree held
         summaries = project.summaries
-        graph = CallGraph(summaries, project.modules, project.state.is_async)
+        graph = CallGraph(summaries, project.modules, project.state.is_async, sqla.declined_engine_in(project))
     project.unresolved = graph.unresolved
     return graph
 
@@ -954,6 +985,16 @@ def graph_for(ctx) -> tuple[str, "CallGraph"] | None:
     if cur[0] not in graph.summaries:
         return None
     return cur[0], graph
+
+
+def kept_sync_function(ctx, func) -> str | None:
+    """``CallGraph.kept_sync`` of the ``def`` node ``func`` of this context."""
+    found = graph_for(ctx)
+    if found is None:
+        return None
+    rel, graph = found
+    f = graph.summaries[rel].function_at(func.lineno, func.col_offset)
+    return graph.kept_sync(f.qualname) if f is not None else None
 
 
 def becomes_async(ctx, func, generators: bool = False) -> bool:

@@ -64,6 +64,13 @@ The drivers can differ in behaviour: both async PostgreSQL drivers send typed pa
 so a `str` compared with an `int` column fails where psycopg2 accepted it, and mysqlclient (`mysql://`)
 and aiomysql convert some types differently. Driver-specific `connect_args` need a review.
 
+The migration is all or nothing. When AFY201 cannot convert one engine of the app (outside tests and
+migration scripts), it converts none, and every session factory, session I/O and legacy query stays
+sync with it: AFY202-AFY205 report nothing, and endpoints, dependencies and handlers that do session
+I/O (themselves or through the sync functions they call) get no fix from AFY301-AFY303. An
+`AsyncSession` built on a sync engine, or a sync session awaited, would fail at run time. The engine's
+diagnostic says why it is declined; the others name it.
+
 When the URL can be overridden by the environment (a pydantic settings field, `os.getenv`), only the
 default in code is rewritten: the deployed values (environment, `.env` files) must name an async driver
 too. If they do not, `create_async_engine` fails at start-up naming the driver, so the mistake is loud,
@@ -115,6 +122,11 @@ LITERAL_MESSAGE = (
 )
 
 
+#: what an engine AFY201 cannot convert keeps sync with it (the migration is all or nothing)
+KEPT_NOTE = ("until it is converted, the migration keeps every engine, session and session I/O of the app "
+             "sync (AFY202-AFY205 wait; endpoints that use sessions stay sync `def`s)")
+
+
 def _env_note(info: sqla.UrlInfo) -> str:
     if not info.env:
         return ""
@@ -142,7 +154,13 @@ def check(ctx: FileContext, call: ast.Call):
     target = info.target
     blocker = sqla.engine_blocker(ctx, call, info)
     if blocker:
-        yield RULE.at(ctx, call, None, func=name, scheme=target or "", detail=f"; no fix: {blocker}")
+        yield RULE.at(ctx, call, None, func=name, scheme=target or "",
+                      detail=f"; no fix: {blocker}; {KEPT_NOTE}")
+        return
+    declined = sqla.declined_engine(ctx)
+    if declined:
+        yield RULE.at(ctx, call, None, func=name, scheme=target or "",
+                      detail=f"; no fix: {sqla.declined_note(declined)}; {KEPT_NOTE}")
         return
     ref, imp = ctx.import_ref("sqlalchemy.ext.asyncio", "create_async_engine")
     imports = [imp] if imp else []

@@ -132,6 +132,8 @@ def check(ctx: FileContext, call: ast.Call):
         return
     name = f"{ctx.segment(func)}()"
     recv_text = ctx.segment(func.value)
+    if kind == "sync" and sqla.declined_engine(ctx):
+        return  # the session stays sync with the engine AFY201 cannot convert
     if kind == "async":
         noun = {sqla.ASYNC_CONNECTION: "`AsyncConnection`", sqla.ASYNC_ENGINE: "`AsyncEngine`"}.get(
             recv, "`AsyncSession`")
@@ -177,7 +179,7 @@ def check_session_taking(ctx: FileContext, call: ast.Call):
         what = (f"`{ctx.segment(func)}()` is handed the async `{ctx.segment(arg)}`: it returns an awaitable "
                 "that is never awaited")
         applicability = Applicability.SAFE
-    elif recv in sqla.SESSION_TYPES:
+    elif recv in sqla.SESSION_TYPES and not sqla.declined_engine(ctx):
         what = (f"`{ctx.segment(func)}()` is handed the sync `Session` `{ctx.segment(arg)}` and blocks the event "
                 "loop; it must be awaited once the session is an `AsyncSession` (AFY202)")
         applicability = Applicability.UNSAFE

@@ -70,7 +70,7 @@ import ast
 
 from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
-from asyncify_lint.helpers import query
+from asyncify_lint.helpers import query, sqla
 from asyncify_lint.helpers.rewrites import can_await_here
 from asyncify_lint.project.callgraph import sync_bound_function
 from asyncify_lint.registry import Rule, register
@@ -86,7 +86,8 @@ RULE = register(
         doc=__doc__,
         module=__name__,
         fix_order=204,
-        prefilter=lambda ctx: ".query(" in ctx.source.text,
+        # while an engine of the app stays sync, so do its sessions and their queries (AFY201)
+        prefilter=lambda ctx: ".query(" in ctx.source.text and not sqla.declined_engine(ctx),
     )
 )
 

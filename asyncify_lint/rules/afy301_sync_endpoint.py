@@ -59,7 +59,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import blocking, fastapi
 from asyncify_lint.helpers.convert import blocker
 from asyncify_lint.helpers.rewrites import make_async
-from asyncify_lint.project.callgraph import loop_safe_function
+from asyncify_lint.project.callgraph import kept_sync_function, loop_safe_function
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -88,7 +88,7 @@ def check(ctx: FileContext, func: ast.FunctionDef):
         how = f"@{ctx.segment(site.func)}" if site in func.decorator_list else f"{ctx.segment(site.func)}()"
     else:
         how = "registered with add_api_route in another module"
-    reason = blocker(ctx, func, allow_generator=False)
+    reason = blocker(ctx, func, allow_generator=False) or kept_sync_function(ctx, func)
     fix = None
     cpu = None
     if not reason:

@@ -70,6 +70,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import fastapi
 from asyncify_lint.helpers.convert import async_generator_returns, blocker
 from asyncify_lint.helpers.rewrites import make_async
+from asyncify_lint.project.callgraph import kept_sync_function
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -93,7 +94,7 @@ def check(ctx: FileContext, func: ast.FunctionDef):
     found = fastapi.roles(ctx, func)
     if fastapi.DEPENDENCY not in found or fastapi.ENDPOINT in found:
         return
-    reason = blocker(ctx, func, allow_generator=True)
+    reason = blocker(ctx, func, allow_generator=True) or kept_sync_function(ctx, func)
     fix = None
     if not reason:
         edits, imports = async_generator_returns(ctx, func)

@@ -54,6 +54,7 @@ from asyncify_lint.helpers import fastapi
 from asyncify_lint.helpers.convert import async_generator_returns, blocker
 from asyncify_lint.helpers.io import does_io
 from asyncify_lint.helpers.rewrites import make_async
+from asyncify_lint.project.callgraph import kept_sync_function
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -94,7 +95,10 @@ def check(ctx: FileContext, func: ast.FunctionDef):
     what = does_io(ctx, func)
     if what is None:
         return
-    if role == fastapi.LIFESPAN:
+    kept = kept_sync_function(ctx, func)
+    if kept:
+        fix, reason = None, kept
+    elif role == fastapi.LIFESPAN:
         fix, reason = _lifespan_fix(ctx, func)
         if fix is not None:
             other = blocker(ctx, func, allow_generator=True)

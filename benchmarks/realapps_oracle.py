@@ -2,16 +2,25 @@
 suite, replay them against the original and against a migrated copy, each on a fresh database through
 the app's own session dependency (the migrated copy under blockbuster), and compare.
 
+    python benchmarks/realapps_oracle.py --corpus open-prices WORK_TREE [-- PYTEST_ARGS...]
     python benchmarks/realapps_oracle.py ORIGINAL_DIR MIGRATED_DIR --app fast_zero.app:app \\
         --python /path/to/app-venv/bin/python --db-env DATABASE_URL \\
         --metadata fast_zero.models:table_registry.metadata --engine fast_zero.database:engine \\
         --copy-file .env [--config app.json] [-- PYTEST_ARGS...]
 
-ORIGINAL_DIR is the sync project root (where its pytest runs); MIGRATED_DIR the same project after
-`asyncify-lint --fix ...`. Neither is written: the suite is recorded in a copy of ORIGINAL_DIR, and
-the replays run in fresh working directories. The options build the per-app configuration described
-in tests/e2e/oracle/__init__.py (`--config` reads it from a JSON file; options override it). The
-interpreter must be the app's environment (with pytest, and blockbuster for the migrated replay).
+With `--corpus NAME`, WORK_TREE is the clone a corpus script (`realapps/NAME.sh`, run with a MIGRATE)
+left behind, migrated in place: the migrated project is its project directory, the original is that
+directory as committed (`git archive HEAD`), and the configuration, the interpreter (the script's venv,
+under `--venvs`) and the pytest arguments come from benchmarks/realapps_oracle/NAME.json (the oracle's
+configuration, plus "corpus": {"project", "venv", "pytest_args"}).
+
+Otherwise ORIGINAL_DIR is the sync project root (where its pytest runs) and MIGRATED_DIR the same
+project after `asyncify-lint --fix ...`. Neither is written: the suite is recorded in a copy of the
+original, and the replays run in fresh working directories. The options build the per-app
+configuration described in tests/e2e/oracle/__init__.py (`--config` reads it from a JSON file;
+options override it). The interpreter must be the app's environment (with pytest, and blockbuster for
+the migrated replay, else this interpreter's is used). An app on PostgreSQL ("database": {"postgresql":
+...}) gets a private server for the run (initdb/pg_ctl: PG_BIN, or pg_ctl on PATH).
 Exit status: 0 when the two agree, 1 when they differ, 2 on a setup error.
 """
 
@@ -19,14 +28,17 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CORPUS_CONFIGS = Path(__file__).resolve().parent / "realapps_oracle"
 
 
 def _oracle():
@@ -56,16 +68,30 @@ def _blockbuster_path(python: str, tmp: Path) -> tuple[str, ...]:
     return (str(extra),)
 
 
+def _committed(work_tree: Path, project: str, dst: Path) -> None:
+    """The project directory of a git work tree as committed (HEAD), extracted to `dst`."""
+    tree = f"HEAD:{project}" if project not in ("", ".") else "HEAD"
+    proc = subprocess.run(["git", "-C", str(work_tree), "archive", "--format=tar", tree], capture_output=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"git archive {tree} in {work_tree}: {proc.stderr.decode(errors='replace')}")
+    dst.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        tar.extractall(dst, filter="data")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     pytest_args = argv[argv.index("--") + 1:] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("original", type=Path)
-    parser.add_argument("migrated", type=Path)
+    parser.add_argument("original", type=Path, help="the original project, or with --corpus the script's work tree")
+    parser.add_argument("migrated", type=Path, nargs="?", help="the migrated project (not with --corpus)")
+    parser.add_argument("--corpus", help="a corpus app with a configuration in benchmarks/realapps_oracle/")
+    parser.add_argument("--venvs", type=Path, default=Path("/tmp/realapps-venvs"),
+                        help="where the corpus scripts keep their venvs (with --corpus)")
     parser.add_argument("--config", type=Path, help="a JSON configuration (see tests/e2e/oracle/__init__.py)")
     parser.add_argument("--app", help="module:attribute of the FastAPI app")
-    parser.add_argument("--python", default=sys.executable, help="the app's interpreter")
+    parser.add_argument("--python", help="the app's interpreter (default: this one, or the corpus venv's)")
     parser.add_argument("--db-env", help="the environment variable holding the app's database URL")
     parser.add_argument("--db-file", help="the SQLite file the app hard-codes, relative to its working directory")
     parser.add_argument("--metadata", help="module:attr of the MetaData to create the schema with")
@@ -78,6 +104,23 @@ def main(argv: list[str] | None = None) -> int:
 
     oracle = _oracle()
     config = json.loads(args.config.read_text(encoding="utf-8")) if args.config else {}
+    corpus: dict = {}
+    if args.corpus:
+        if args.migrated is not None:
+            parser.error("--corpus takes one directory: the corpus script's work tree")
+        corpus_config = CORPUS_CONFIGS / f"{args.corpus}.json"
+        if not corpus_config.exists():
+            parser.error(f"no configuration for {args.corpus!r}: known: "
+                         f"{', '.join(sorted(p.stem for p in CORPUS_CONFIGS.glob('*.json')))}")
+        config = {**json.loads(corpus_config.read_text(encoding="utf-8")), **config}
+        corpus = config.pop("corpus")
+        work_tree = args.original / "app" if (args.original / "app" / ".git").exists() else args.original
+        args.migrated = work_tree / corpus.get("project", ".")
+        pytest_args = pytest_args or list(corpus.get("pytest_args", []))
+        args.python = args.python or str(args.venvs / corpus.get("venv", args.corpus) / "bin" / "python")
+    elif args.migrated is None:
+        parser.error("give ORIGINAL_DIR and MIGRATED_DIR, or --corpus NAME WORK_TREE")
+    args.python = args.python or sys.executable
     if args.app:
         config["app"] = args.app
     if args.db_env:
@@ -98,26 +141,34 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="realapps-oracle-"))
     try:
+        oracle.postgres_config(config)  # a configuration error is reported before anything runs
         original = tmp / "original"
-        shutil.copytree(args.original, original, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
+        if args.corpus:
+            _committed(work_tree, corpus.get("project", "."), original)
+        else:
+            shutil.copytree(args.original, original,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
         trace = tmp / "trace"
-        proc = oracle.record(original, config, trace, python=args.python, pytest_args=tuple(pytest_args))
-        if not (trace / "requests.jsonl").exists():
-            print(f"the suite made no request through TestClient/ASGITransport:\n{proc.stdout[-3000:]}\n"
-                  f"{proc.stderr[-2000:]}", file=sys.stderr)
-            return 2
-        print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "(no pytest output)")
-        recorded = oracle.read_trace(trace)
-        base = oracle.replay(original, config, trace, tmp / "run-original", python=args.python)
-        result = oracle.replay(args.migrated.resolve(), config, trace, tmp / "run-migrated", python=args.python,
-                               blockbuster=True, extra_path=_blockbuster_path(args.python, tmp))
-        report = oracle.compare(args.original.name, "migrated", recorded, base, result,
+        with oracle.database_server(config) as server:
+            proc = oracle.record(original, config, trace, python=args.python, pytest_args=tuple(pytest_args),
+                                 server=server)
+            if not (trace / "requests.jsonl").exists():
+                print(f"the suite made no request through TestClient/ASGITransport:\n{proc.stdout[-3000:]}\n"
+                      f"{proc.stderr[-2000:]}", file=sys.stderr)
+                return 2
+            print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "(no pytest output)")
+            recorded = oracle.read_trace(trace)
+            base = oracle.replay(original, config, trace, tmp / "run-original", python=args.python, server=server)
+            result = oracle.replay(args.migrated.resolve(), config, trace, tmp / "run-migrated",
+                                   python=args.python, blockbuster=True,
+                                   extra_path=_blockbuster_path(args.python, tmp), server=server)
+        report = oracle.compare(args.corpus or args.original.name, "migrated", recorded, base, result,
                                 config.get("expected_blocking", []))
         print(report.summary())
         if base["startup_error"] or result["startup_error"]:
             print(f"original startup: {base['startup_error']}\nmigrated startup: {result['startup_error']}")
         return 0 if report.agrees else 1
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
     finally:

@@ -1,23 +1,33 @@
 """Replay a recorded request sequence against one copy of an app, in a fresh process (standalone: it is
-run with the app's own interpreter, and imports nothing from asyncify-lint).
+run with the app's own interpreter, and imports nothing from asyncify-lint; asyncify_pg, beside the
+recording plugin, runs the PostgreSQL client binaries).
 
     python replay.py APP_DIR TRACE_DIR CONFIG_JSON OUT_JSON [--blockbuster]
 
-The working directory is a fresh, empty directory: the app's database lives there. Before the app is
-imported, the environment is set from the configuration (`database`, `env`), and the snapshot of the
-first segment is copied to the database file. The app is imported and entered with `TestClient` as a
-context manager, so its lifespan/startup handlers run (they may create the tables); `metadata`, when
-configured, creates the schema with the app's own engine (`run_sync` on an `AsyncEngine`). No
+The working directory is a fresh, empty directory: the app's SQLite database lives there. Before the
+app is imported, the environment is set from the configuration (`database`, `env`), and the snapshot
+of the first segment is copied to the database file; on PostgreSQL (`database.postgresql`, resolved
+by the harness: the server, this side's database name, the app's variables), this side's database is
+created anew from that snapshot (schema and data; empty without one, or when the suite ran on SQLite:
+then the app or `metadata` creates the tables). The app is imported and entered with `TestClient` as
+a context manager, so its lifespan/startup handlers run (they may create the tables); `metadata`,
+when configured, creates the schema with the app's own engine (`run_sync` on an `AsyncEngine`). No
 dependency is overridden: each request goes through the app's own session dependency.
 
 For each recorded request, in order: at the first request of a segment (a test of the recorded run)
-the database is dumped (the state the previous segment left) and restored from that segment's
-snapshot; opaque generated values (UUIDs, JWTs, long random tokens) that the recorded responses
-carried are replaced in the request by the values this run's responses carried at the same place;
-the request is sent; the response, or the exception the app raised, is written out. With
-`--blockbuster`, blockbuster is active for the whole run: a blocking call on the event loop raises
-`BlockingError`, recorded as `blocked`. `RuntimeWarning`s are errors, and an exception that cannot be
-raised (a coroutine never awaited, reported when it is collected) is recorded on the request.
+the database is dumped (the state the previous segment left); at a request that has a snapshot (the
+first of its segment, or one before which the test wrote to the database itself) the database is
+restored from it (on PostgreSQL the rows are put back in place, see asyncify_pg; a SQLite snapshot
+is copied into the PostgreSQL tables); opaque generated values (UUIDs, JWTs, long random tokens) that
+the recorded responses carried are replaced in the request by the values this run's responses carried
+at the same place; the request is sent, without following a redirect (Starlette's TestClient on
+httpx, or the requests-based one of Starlette before 0.21); the response, or the exception the app
+raised, is written out, with the frames it came from (the app's innermost one first). With
+`--blockbuster`, blockbuster is active for the whole run (but for DRIVER_INTERNALS): a blocking call
+on the event loop raises `BlockingError`, recorded as `blocked`; one that is caught before it reaches
+the client is recorded as `caught_blocking` (the comparison counts it when the response differs).
+`RuntimeWarning`s are errors, and an exception that cannot be raised (a coroutine never awaited,
+reported when it is collected) is recorded on the request.
 """
 
 from __future__ import annotations
@@ -26,20 +36,32 @@ import asyncio
 import base64
 import gc
 import importlib
+import inspect
 import json
 import os
 import re
 import shutil
 import sqlite3
 import sys
+import sysconfig
+import traceback
 import warnings
 from pathlib import Path
+
+sys.path.append(str(Path(__file__).resolve().parent.parent / "plugins"))  # asyncify_pg; the app's path wins
 
 OPAQUE = re.compile(
     r"^(?:[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"  # uuid
     r"|[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"  # JWT
     r"|(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{24,})$"  # long random token
 )
+
+
+#: Where the async drivers themselves block, once per connection or per process: asyncpg reads libpq's
+#: files (~/.pgpass, ~/.postgresql/*) as it connects, psycopg 3 loads the time zone the server names
+#: from the tz database. Not the app's code, and nothing a migration could change: blockbuster lets
+#: these frames block.
+DRIVER_INTERNALS = [("asyncpg/connect_utils.py", {"_parse_connect_dsn_and_args"}), ("psycopg/_tz.py", {"get_tzinfo"})]
 
 
 def _learn(recorded, actual, mapping: dict[str, str]) -> None:
@@ -85,7 +107,38 @@ def _blocking(exc: BaseException | None, seen=None) -> BaseException | None:
     return None
 
 
-def _dump(db: Path | None) -> dict | None:
+def _frames(stack: list[traceback.FrameSummary], app_dir: Path) -> list[str]:
+    """Where an exception was raised: the innermost frame in the app's directory, then the frames outside
+    the standard library below it (the libraries that made the call); blockbuster's own left out."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    frames = [f for f in stack if "blockbuster" not in f.filename and f.filename != __file__]
+    in_app = [i for i, f in enumerate(frames) if f.filename.startswith(str(app_dir))]
+    head, below = (frames[in_app[-1]:in_app[-1] + 1], frames[in_app[-1] + 1:]) if in_app else ([], frames)
+    kept = head + [f for f in below if not f.filename.startswith((stdlib, "<frozen"))][-5:]
+    return [f"{f.filename}:{f.lineno} {f.name}" for f in kept]
+
+
+def _notice_blocking_errors(current, app_dir: Path) -> None:
+    """Note every BlockingError made during a request (`current()["blocking"]`), including one that is
+    caught before it reaches the client: by the app (an `except Exception` turning it into a 500), by
+    Starlette (a body parser's error response), or by a library that carries on without the result."""
+    from blockbuster import BlockingError
+
+    init = BlockingError.__init__
+
+    def noticed(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        if current() is not None:
+            current()["blocking"].append((f"{self} (caught)", _frames(traceback.extract_stack()[:-1], app_dir)))
+
+    BlockingError.__init__ = noticed
+
+
+def _dump(db: Path | dict | None) -> dict | None:
+    if isinstance(db, dict):  # PostgreSQL: {"server", "database"}
+        import asyncify_pg
+
+        return asyncify_pg.dump(db["server"], db["database"])
     if db is None or not db.exists():
         return None
     out = {}
@@ -103,7 +156,15 @@ def _dump(db: Path | None) -> dict | None:
     return out
 
 
-def _restore(snapshot: Path, db: Path) -> None:
+def _restore(snapshot: Path, db: Path | dict) -> None:
+    if isinstance(db, dict):
+        import asyncify_pg
+
+        if snapshot.suffix == ".sqlite":  # recorded on the suite's SQLite database
+            asyncify_pg.restore_sqlite(db["server"], db["database"], snapshot)
+        else:
+            asyncify_pg.restore_data(db["server"], db["database"], snapshot)
+        return
     source, target = sqlite3.connect(snapshot), sqlite3.connect(db)
     try:
         source.backup(target)
@@ -117,6 +178,14 @@ def _body(data: bytes) -> dict:
         return {"text": data.decode("utf-8")}
     except UnicodeDecodeError:
         return {"b64": base64.b64encode(data).decode("ascii")}
+
+
+def _send(client, method: str, url: str, content: bytes, headers: list[tuple[str, str]]):
+    """One request as recorded: a redirect is not followed (the recording has the next hop, if any)."""
+    if "content" in inspect.signature(client.request).parameters:  # httpx-based TestClient
+        return client.request(method, url, content=content, headers=headers, follow_redirects=False)
+    # Starlette before 0.21: a requests.Session; a header given twice is kept once (the last)
+    return client.request(method, url, data=content, headers=dict(headers), allow_redirects=False)
 
 
 def _create_schema(config: dict) -> None:
@@ -157,8 +226,12 @@ def main(argv: list[str]) -> int:
     fmt = {"cwd": str(cwd)}
 
     spec = config.get("database") or {}
-    db: Path | None = None
-    if "file" in spec or "env" in spec:
+    db: Path | dict | None = None
+    if "postgresql" in spec:  # resolved by the harness: server, this side's database, the app's variables
+        pg = spec["postgresql"]
+        db = {"server": pg["server"], "database": pg["database"]}
+        os.environ.update(pg["env"])
+    elif "file" in spec or "env" in spec:
         db = cwd / spec.get("file", "oracle.db")
         fmt["path"] = str(db)
         if "env" in spec:
@@ -168,12 +241,17 @@ def main(argv: list[str]) -> int:
     for name in config.get("copy_files") or []:  # files the app reads from its working directory (.env)
         shutil.copyfile(app_dir / name, cwd / name)
     first = next((r["snapshot"] for r in requests if r.get("snapshot")), None)
-    if db is not None and first:
+    if isinstance(db, dict):
+        import asyncify_pg
+
+        schema = trace_dir / first if first and first.endswith(".pgdump") else None
+        asyncify_pg.create(db["server"], db["database"], schema)
+    elif db is not None and first:
         shutil.copyfile(trace_dir / first, db)
 
-    sys.path.insert(0, str(app_dir))
+    sys.path[:0] = [str(app_dir / d) for d in config.get("path") or []] + [str(app_dir)]
     warnings.simplefilter("error", RuntimeWarning)
-    current = {"errors": []}
+    current = {"errors": [], "blocking": []}
     unraisable: list[str] = []
 
     def hook(info):
@@ -211,7 +289,10 @@ def main(argv: list[str]) -> int:
             from blockbuster import blockbuster_ctx
 
             ctx = blockbuster_ctx()
-            ctx.__enter__()
+            for function in ctx.__enter__().functions.values():
+                for filename, functions in DRIVER_INTERNALS:
+                    function.can_block_in(filename, functions)
+            _notice_blocking_errors(lambda: current, app_dir)
         try:
             with TestClient(app, raise_server_exceptions=True) as client:
                 mapping: dict[str, str] = {}
@@ -221,9 +302,9 @@ def main(argv: list[str]) -> int:
                         if segment is not None:
                             states[str(segment)] = _dump(db)
                         segment = rec["segment"]
-                        if db is not None and rec.get("snapshot"):
-                            _restore(trace_dir / rec["snapshot"], db)
-                    current = {"errors": []}
+                    if db is not None and rec.get("snapshot"):  # a test's first request, or one after
+                        _restore(trace_dir / rec["snapshot"], db)  # the test wrote to the database
+                    current = {"errors": [], "blocking": []}
                     body = rec["body"]
                     content = (_substitute(body["text"], mapping).encode("utf-8") if "text" in body
                                else base64.b64decode(body["b64"]))
@@ -232,8 +313,7 @@ def main(argv: list[str]) -> int:
                     client.cookies.clear()  # the recorded headers carry the cookies the test sent
                     in_request[0] = True
                     try:
-                        response = client.request(rec["method"], _substitute(rec["url"], mapping),
-                                                  content=content, headers=headers)
+                        response = _send(client, rec["method"], _substitute(rec["url"], mapping), content, headers)
                         result.update(status=response.status_code,
                                       content_type=response.headers.get("content-type", ""),
                                       body=_body(response.content))
@@ -244,13 +324,17 @@ def main(argv: list[str]) -> int:
                         blocked = _blocking(exc)
                         if blocked is not None:
                             result["blocked"] = str(blocked)
+                            result["blocked_at"] = _frames(traceback.extract_tb(blocked.__traceback__), app_dir)
                         else:
                             result["error"] = f"{type(exc).__name__}: {exc}"
+                            result["error_at"] = _frames(traceback.extract_tb(exc.__traceback__), app_dir)
                         if isinstance(exc, KeyboardInterrupt):
                             raise
                     finally:
                         in_request[0] = False
                     gc.collect()
+                    if "blocked" not in result and current["blocking"]:  # raised, then caught (see compare)
+                        result["caught_blocking"] = current["blocking"][-10:]
                     result["errors"] = current["errors"]
                     results.append(result)
                     current = None
@@ -262,7 +346,8 @@ def main(argv: list[str]) -> int:
             if ctx is not None:
                 ctx.__exit__(None, None, None)
     gc.collect()
-    Path(out_path).write_text(json.dumps({"startup_error": startup_error, "results": results, "states": states,
+    Path(out_path).write_text(json.dumps({"app_dir": str(app_dir), "startup_error": startup_error,
+                                          "results": results, "states": states,
                                           "unraisable": unraisable, "drivers": drivers}, indent=1), encoding="utf-8")
     return 0
 

@@ -155,3 +155,18 @@ def run_cli(args: list[str], cwd: str, capsys) -> tuple[int, str, str]:
     finally:
         os.chdir(old)
     return code, out, err
+
+
+def load_oracle():
+    """The async-path oracle (tests/e2e/oracle, not a package of the tests), loaded once by path."""
+    import importlib.util
+    import sys
+
+    name = "asyncify_e2e_oracle"
+    if name not in sys.modules:
+        path = os.path.join(os.path.dirname(__file__), "e2e", "oracle", "__init__.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return sys.modules[name]

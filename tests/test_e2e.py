@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import load_oracle
+
 HERE = Path(__file__).parent
 APPS_DIR = HERE / "e2e" / "apps"
 PLUGINS = HERE / "e2e" / "plugins"
@@ -266,16 +268,7 @@ def test_bridge_strategy(app, tmp_path):
 # own session dependency (no override: the migrated app runs on its AsyncSession), the migrated one under
 # blockbuster; responses and database states must agree. A green suite whose conftest hands the app a
 # sync Session cannot hide a broken async path from it.
-def _oracle():
-    import importlib.util
-
-    name = "asyncify_e2e_oracle"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "e2e" / "oracle" / "__init__.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+_oracle = load_oracle
 
 
 @pytest.mark.e2e

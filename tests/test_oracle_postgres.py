@@ -4,26 +4,12 @@ and, when the PostgreSQL binaries are installed, a round trip on a private serve
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sqlite3
-import sys
-from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
-
-
-def _oracle():
-    name = "asyncify_e2e_oracle"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "e2e" / "oracle" / "__init__.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
+from harness import load_oracle as _oracle
 
 SERVER = {"host": "127.0.0.1", "port": 54321, "user": "postgres", "password": "p@ss/word", "bin": ""}
 SEPARATE = {"postgresql": {"env": {"POSTGRES_HOST": "{host}", "POSTGRES_PORT": "{port}", "POSTGRES_USER": "{user}",

@@ -53,6 +53,8 @@ HINTS = {
     "psycopg2": "use an async driver (psycopg 3 `AsyncConnection`, asyncpg), or offload with `await asyncio.to_thread(...)`",
     "pymysql": "use an async driver (aiomysql, asyncmy), or offload with `await asyncio.to_thread(...)`",
     "redis": "use `redis.asyncio.Redis` and await its methods",
+    "boto3": "use an `aiobotocore` (or `aioboto3`) client and await its methods, or offload with "
+             "`await asyncio.to_thread(...)`",
     "input": "offload with `await asyncio.to_thread(input, ...)`",
     "lock": "use `asyncio.Lock` (`async with lock:`), or offload with `await asyncio.to_thread(lock.acquire)`",
     "queue": "use `asyncio.Queue` (`await queue.get()`), or offload with `await asyncio.to_thread(queue.get)`",
@@ -164,6 +166,9 @@ PRODUCERS = {
     "redis.client.StrictRedis": "redis.Redis",
     "redis.from_url": "redis.Redis",
     "redis.Redis.from_url": "redis.Redis",
+    "boto3.client": "botocore.client.BaseClient",
+    "boto3.session.Session.client": "botocore.client.BaseClient",
+    "botocore.client.BaseClient": "botocore.client.BaseClient",
     "socket.socket": "socket.socket",
     "socket.create_connection": "socket.socket",
     "ssl.SSLSocket": "ssl.SSLSocket",
@@ -235,6 +240,9 @@ NON_BLOCKING = {
                                    "reconfigure"}),
     "redis.Redis": frozenset({"pipeline", "pubsub", "lock", "register_script", "get_encoder",
                               "get_connection_kwargs", "set_response_callback", "monitor"}),
+    # signing a URL, and the paginator and waiter objects, are local (their pages and waits are not)
+    "botocore.client.BaseClient": frozenset({"can_paginate", "get_paginator", "get_waiter",
+                                             "generate_presigned_url", "generate_presigned_post", "close"}),
 }
 for _t in ("io.BufferedReader", "io.BufferedWriter", "io.BufferedRandom"):
     NON_BLOCKING[_t] = NON_BLOCKING["io.TextIOWrapper"]

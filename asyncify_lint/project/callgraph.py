@@ -572,14 +572,35 @@ class CallGraph:
         return None
 
     def kept_sync(self, q: str) -> str | None:
-        """Why ``q`` stays sync with the sessions it uses: an engine of the app stays sync, so its
-        sessions do, and in an ``async def`` their I/O would block the loop; None otherwise."""
+        """Why the endpoint, dependency or handler ``q`` stays sync although AFY301-303 would convert
+        it: sync code of the app calls it directly and stays sync, so it would receive a coroutine; or
+        an engine of the app stays sync, so its sessions do, and in an ``async def`` their I/O would
+        block the loop. None otherwise."""
+        caller = self.sync_caller(q)
+        if caller is not None:
+            return caller
         if self.declined_engine is None:
             return None
         work = self.session_work(q)
         if work is None:
             return None
         return f"it does session I/O ({work}), and {sqla.declined_note(self.declined_engine)}, so its sessions do"
+
+    def sync_caller(self, q: str) -> str | None:
+        """``it is also called directly at app/tasks.py:55, ...``: the first call of ``q`` from app code
+        that stays sync (module level, or a sync function the migration does not make async), which
+        would receive a coroutine if ``q`` became one; None when there is none."""
+        for e in self.callers.get(q, ()):
+            if e.site.kind != "call" or e.site.flags & AWAITED or not self._live_edge(e):
+                continue
+            if self.summaries[e.relpath].is_test:
+                continue
+            c = e.caller
+            if c is not None and (self.functions[c].is_async or c in self.must_async):
+                continue
+            return (f"it is also called directly at {e.relpath}:{e.site.line}, which stays sync and would "
+                    "receive a coroutine")
+        return None
 
     def session_work(self, q: str) -> str | None:
         """The first session I/O ``q`` does, itself or down the sync project functions it calls

@@ -70,20 +70,21 @@ def _suppresses(comment_text: str, code: str) -> bool:
     return any(code.startswith(c) for c in _SEP.split(codes) if c)
 
 
+def _noqa_text(mapping: dict[int, str], lines: list[str], line: int) -> str:
+    """The text a ``# noqa`` for ``line`` is read from: its token run, else the physical line."""
+    ctext = mapping.get(line)
+    if ctext is None:
+        ctext = lines[line - 1] if 0 < line <= len(lines) else ""
+    return ctext
+
+
 def filter_noqa(text: str, lines: list[str], diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     if not diagnostics or "noqa" not in text.lower():
         return diagnostics
     if any(NOQA_FILE.match(line) for line in lines):
         return []
     mapping = _line_mapping(text, lines)
-    out = []
-    for d in diagnostics:
-        ctext = mapping.get(d.line)
-        if ctext is None:
-            ctext = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
-        if not _suppresses(ctext, d.code):
-            out.append(d)
-    return out
+    return [d for d in diagnostics if not _suppresses(_noqa_text(mapping, lines, d.line), d.code)]
 
 
 def suppressed_codes(text: str, line: int, codes: tuple[str, ...]) -> list[str]:
@@ -94,9 +95,7 @@ def suppressed_codes(text: str, line: int, codes: tuple[str, ...]) -> list[str]:
     lines = physical_lines(text)
     if any(NOQA_FILE.match(x) for x in lines):
         return list(codes)
-    ctext = _line_mapping(text, lines).get(line)
-    if ctext is None:
-        ctext = lines[line - 1] if 0 < line <= len(lines) else ""
+    ctext = _noqa_text(_line_mapping(text, lines), lines, line)
     return [c for c in codes if _suppresses(ctext, c)]
 
 

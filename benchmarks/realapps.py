@@ -30,11 +30,19 @@ ukrdc-fastapi runs its tests as the postgres account when run as root, so its sc
 ``PYTHON=/usr/bin/python3`` (the interpreter that builds its venv; ``--ukrdc-python`` to change it).
 Each run's output goes to ``--logs`` (``<app>.<strategy>.log``). Prints a Markdown table; ``--json``
 also writes the raw results, with the most frequent failure messages of each run's junit XML.
+
+The report checked: for each migrated run, the tests the report printed before the fix (AFY501 and
+AFY502, named as the tool names them: a test function, or every test of a file for a finding in a
+fixture or helper, or below a ``conftest.py``) are compared with the tests' outcomes in the junit XML,
+over the tests that pass in the baseline run of the same invocation (all tests without one). A second
+table gives, per app and strategy: failed and predicted, passed although predicted, and failed
+without being predicted (the issue's "no failing test may be unpredicted"), with examples.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import collections
 import glob
 import json
@@ -127,6 +135,117 @@ def junit_failures(work: str | None, top: int = 8) -> list[dict]:
     return [{"message": k, "count": len(v), "examples": v[:2]} for k, v in ranked]
 
 
+RE_IMPACT = re.compile(r"^(\S+\.py):(\d+):\d+: (AFY50[12]) ", re.MULTILINE)
+RE_MIGRATE_DIR = re.compile(r"^== migrating in (\S+): ", re.MULTILINE)
+
+
+def _defs(path: str, memo: dict) -> list:
+    """The ``def`` nodes of a Python file (memoised; none when it cannot be read or parsed)."""
+    if path not in memo:
+        try:
+            with open(path, "rb") as f:
+                tree = ast.parse(f.read())
+            memo[path] = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        except (OSError, SyntaxError, ValueError):
+            memo[path] = []
+    return memo[path]
+
+
+def predicted(section: str, app_dir: str) -> tuple[set[tuple[str, str]], set[str]]:
+    """What the report printed before the fix (AFY501/AFY502) predicts will fail, read the way the tool
+    names tests: (test file, test function) for a finding inside a test; the whole file for a finding
+    in a fixture, a helper or at module level; a ``conftest.py``'s directory for one in a conftest
+    (every test below it may use it). Paths are absolute."""
+    m = RE_MIGRATE_DIR.search(section)
+    base = os.path.normpath(os.path.join(app_dir, m.group(1))) if m else app_dir
+    tests: set[tuple[str, str]] = set()
+    wholes: set[str] = set()
+    memo: dict = {}
+    for rel, line, _code in RE_IMPACT.findall(section):
+        path = os.path.normpath(os.path.join(base, rel))
+        n = int(line)
+        inner = max((d for d in _defs(path, memo) if d.lineno <= n <= (d.end_lineno or d.lineno)),
+                    key=lambda d: d.lineno, default=None)
+        if os.path.basename(path) == "conftest.py":
+            wholes.add(os.path.dirname(path) + os.sep)
+        elif inner is not None and inner.name.startswith("test"):
+            tests.add((path, inner.name))
+        else:
+            wholes.add(path)
+    return tests, wholes
+
+
+def junit_outcomes(work: str | None, app_dir: str, project: str | None = None) -> dict[tuple[str, str], bool]:
+    """(test file, test function) -> whether every case of it passed (parametrised cases together),
+    from the run's junit XML; skipped cases do not count. Files are found from the junit class names
+    under the app's directory, those under ``project`` (the directory MIGRATE ran in) first. A file
+    that failed to collect (pytest's ``classname=""`` case) is a key of its own, ``(file, "")``."""
+    out: dict[tuple[str, str], bool] = {}
+    if not work:
+        return out
+    project = project or app_dir
+    files: dict[str, list[str]] = collections.defaultdict(list)  # "a/b/test_x.py" suffixes -> paths
+    for dirpath, dirnames, filenames in os.walk(app_dir):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in ("node_modules", "__pycache__")]
+        for name in filenames:
+            if name.endswith(".py"):
+                files[name].append(os.path.join(dirpath, name))
+    for path in sorted(glob.glob(os.path.join(work, "junit-*.xml"))):
+        try:
+            root = ET.parse(path).getroot()
+        except (ET.ParseError, OSError):
+            continue
+        for tc in root.iter("testcase"):
+            kinds = {child.tag for child in tc}
+            if "skipped" in kinds:
+                continue
+            classname, name = tc.get("classname") or "", tc.get("name") or ""
+            collect_error = not classname
+            parts = (name if collect_error else classname).split(".")
+            found = None
+            for cut in (len(parts), len(parts) - 1):  # `pkg.test_mod` or `pkg.test_mod.TestClass`
+                suffix = os.sep.join(parts[:cut]) + ".py"
+                cands = [f for f in files.get(os.path.basename(suffix), ()) if f.endswith(os.sep + suffix)]
+                cands.sort(key=lambda f: not f.startswith(project.rstrip(os.sep) + os.sep))
+                if cut > 0 and cands:
+                    found = cands[0]
+                    break
+            if found is None:
+                continue
+            key = (found, "" if collect_error else name.split("[", 1)[0])
+            ok = not kinds & {"failure", "error"}
+            out[key] = out.get(key, True) and ok
+    return out
+
+
+def confusion(after: dict[tuple[str, str], bool], baseline: dict[tuple[str, str], bool] | None,
+              tests: set[tuple[str, str]], wholes: set[str]) -> dict:
+    """Predicted against actual, over the tests that pass in the baseline (all tests when there is no
+    baseline run): predicted and failed, predicted but passed, failed unpredicted (with examples)."""
+    def named(key: tuple[str, str]) -> bool:
+        path = key[0]
+        return key in tests or path in wholes or any(w.endswith(os.sep) and path.startswith(w) for w in wholes)
+
+    counts = {"predicted_failed": 0, "predicted_passed": 0, "unpredicted_failed": 0, "unpredicted_passed": 0}
+    missed: list[str] = []
+    after = dict(after)
+    for path, test in list(after):  # a file that failed to collect: every test of it the baseline ran failed
+        if test == "" and baseline is not None:
+            del after[(path, test)]
+            for key in baseline:
+                if key[0] == path and key not in after:
+                    after[key] = False
+    for key, ok in sorted(after.items()):
+        if baseline is not None and baseline.get(key) is not True:
+            continue
+        p = named(key)
+        counts[("predicted_" if p else "unpredicted_") + ("passed" if ok else "failed")] += 1
+        if not p and not ok:
+            missed.append(f"{os.path.basename(key[0])}::{key[1]}")
+    counts["unpredicted_examples"] = missed[:5]
+    return counts
+
+
 def parse_log(text: str) -> dict:
     summary = RE_SUMMARY.findall(text)
     skipped = RE_SKIPPED.findall(text)
@@ -188,6 +307,19 @@ def table(results: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines)
 
 
+def prediction_table(results: dict[str, dict[str, dict]]) -> str:
+    lines = ["| app | strategy | failed, predicted | passed, predicted | failed, NOT predicted | examples |",
+             "|---|---|---:|---:|---:|---|"]
+    for app, per in results.items():
+        for strategy in ("default", "bridge"):
+            c = (per.get(strategy) or {}).get("prediction")
+            if not c:
+                continue
+            lines.append(f"| {app} | {strategy} | {c['predicted_failed']} | {c['predicted_passed']} | "
+                         f"{c['unpredicted_failed']} | {', '.join(c['unpredicted_examples']) or '—'} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default=str(ROOT.parent / "shared" / "realapps"), help="the realapps directory")
@@ -215,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     pythonpath = os.environ.get("PYTHONPATH")
 
     results: dict[str, dict[str, dict]] = {}
+    baselines: dict[str, str] = {}  # app -> the work directory of its baseline run
     for app in apps:
         results[app] = {}
         for strategy in strategies:
@@ -230,6 +363,22 @@ def main(argv: list[str] | None = None) -> int:
             r = parse_log(log.read_text(errors="replace"))
             r.update(app=app, strategy=strategy, migrate=migrate, log=str(log), seconds=round(seconds, 1),
                      script_exit_status=rc, timed_out=rc is None, failures=junit_failures(r["work_dir"]))
+            if r["work_dir"]:
+                app_dir = os.path.join(r["work_dir"], "app")
+                if strategy == "baseline":
+                    baselines[app] = r["work_dir"]  # read with each migrated run's project directory
+                else:
+                    section = migrate_section(log.read_text(errors="replace"))
+                    m = RE_MIGRATE_DIR.search(section)
+                    rel = os.path.normpath(m.group(1)) if m else "."
+                    outcomes = junit_outcomes(r["work_dir"], app_dir, os.path.join(app_dir, rel))
+                    base = None
+                    if app in baselines:
+                        base_app = os.path.join(baselines[app], "app")
+                        base = {(os.path.join(app_dir, os.path.relpath(f, base_app)), t): ok for (f, t), ok in
+                                junit_outcomes(baselines[app], base_app, os.path.join(base_app, rel)).items()}
+                    tests, wholes = predicted(section, app_dir)
+                    r["prediction"] = confusion(outcomes, base, tests, wholes)
             results[app][strategy] = r
             print(f"   {cell(r)} in {seconds:.0f} s"
                   + (f"; tool: {'; '.join(r['tool_errors']) or 'exit ' + str(r['tool_exit_status'])}"
@@ -237,6 +386,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:  # written after every run, so a long run keeps what it measured
                 Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
+    if any("prediction" in r for per in results.values() for r in per.values()):
+        print()
+        print("The report before the fix, against the outcomes (tests that pass in the baseline run, or all "
+              "tests without one):")
+        print()
+        print(prediction_table(results))
     return 0
 
 

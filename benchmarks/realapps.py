@@ -113,24 +113,29 @@ def migrate_section(text: str) -> str:
     return text[start:m.end()] if m else text[start:]
 
 
-def junit_failures(work: str | None, top: int = 8) -> list[dict]:
-    """The most frequent failure/error messages (first line) of the run's junit XML, with examples."""
-    if not work:
-        return []
-    groups: dict[str, list[str]] = collections.defaultdict(list)
+def junit_cases(work: str):
+    """Every ``<testcase>`` of the run's junit XML files (unreadable files skipped)."""
     for path in sorted(glob.glob(os.path.join(work, "junit-*.xml"))):
         try:
             root = ET.parse(path).getroot()
         except (ET.ParseError, OSError):
             continue
-        for tc in root.iter("testcase"):
-            for child in tc:
-                if child.tag in ("failure", "error"):
-                    msg = (child.get("message") or (child.text or "").strip() or child.tag).splitlines()
-                    first = RE_ADDRESS.sub(" at 0x…", msg[0] if msg else child.tag)  # group the same message
-                    key = f"{child.tag}: {first[:200]}"
-                    groups[key].append(f"{tc.get('classname', '')}::{tc.get('name', '')}")
-                    break
+        yield from root.iter("testcase")
+
+
+def junit_failures(work: str | None, top: int = 8) -> list[dict]:
+    """The most frequent failure/error messages (first line) of the run's junit XML, with examples."""
+    if not work:
+        return []
+    groups: dict[str, list[str]] = collections.defaultdict(list)
+    for tc in junit_cases(work):
+        for child in tc:
+            if child.tag in ("failure", "error"):
+                msg = (child.get("message") or (child.text or "").strip() or child.tag).splitlines()
+                first = RE_ADDRESS.sub(" at 0x…", msg[0] if msg else child.tag)  # group the same message
+                key = f"{child.tag}: {first[:200]}"
+                groups[key].append(f"{tc.get('classname', '')}::{tc.get('name', '')}")
+                break
     ranked = sorted(groups.items(), key=lambda kv: -len(kv[1]))[:top]
     return [{"message": k, "count": len(v), "examples": v[:2]} for k, v in ranked]
 
@@ -190,31 +195,26 @@ def junit_outcomes(work: str | None, app_dir: str, project: str | None = None) -
         for name in filenames:
             if name.endswith(".py"):
                 files[name].append(os.path.join(dirpath, name))
-    for path in sorted(glob.glob(os.path.join(work, "junit-*.xml"))):
-        try:
-            root = ET.parse(path).getroot()
-        except (ET.ParseError, OSError):
+    for tc in junit_cases(work):
+        kinds = {child.tag for child in tc}
+        if "skipped" in kinds:
             continue
-        for tc in root.iter("testcase"):
-            kinds = {child.tag for child in tc}
-            if "skipped" in kinds:
-                continue
-            classname, name = tc.get("classname") or "", tc.get("name") or ""
-            collect_error = not classname
-            parts = (name if collect_error else classname).split(".")
-            found = None
-            for cut in (len(parts), len(parts) - 1):  # `pkg.test_mod` or `pkg.test_mod.TestClass`
-                suffix = os.sep.join(parts[:cut]) + ".py"
-                cands = [f for f in files.get(os.path.basename(suffix), ()) if f.endswith(os.sep + suffix)]
-                cands.sort(key=lambda f: not f.startswith(project.rstrip(os.sep) + os.sep))
-                if cut > 0 and cands:
-                    found = cands[0]
-                    break
-            if found is None:
-                continue
-            key = (found, "" if collect_error else name.split("[", 1)[0])
-            ok = not kinds & {"failure", "error"}
-            out[key] = out.get(key, True) and ok
+        classname, name = tc.get("classname") or "", tc.get("name") or ""
+        collect_error = not classname
+        parts = (name if collect_error else classname).split(".")
+        found = None
+        for cut in (len(parts), len(parts) - 1):  # `pkg.test_mod` or `pkg.test_mod.TestClass`
+            suffix = os.sep.join(parts[:cut]) + ".py"
+            cands = [f for f in files.get(os.path.basename(suffix), ()) if f.endswith(os.sep + suffix)]
+            cands.sort(key=lambda f: not f.startswith(project.rstrip(os.sep) + os.sep))
+            if cut > 0 and cands:
+                found = cands[0]
+                break
+        if found is None:
+            continue
+        key = (found, "" if collect_error else name.split("[", 1)[0])
+        ok = not kinds & {"failure", "error"}
+        out[key] = out.get(key, True) and ok
     return out
 
 

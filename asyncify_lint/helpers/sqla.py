@@ -804,19 +804,25 @@ def scheme_span(ctx: FileContext, literal: ast.AST, scheme: str) -> tuple[int, i
     return start + at, start + at + len(scheme)
 
 
-def _project_url_fact(project) -> dict:
-    """Every create_engine call of the project → (its file, its UrlInfo); and the references URLs go through."""
-    allowed: set[tuple] = set()
-    infos: list[tuple[str, str, UrlInfo]] = []
+def _engine_calls(project) -> Iterator[tuple[FileContext, ast.Call]]:
+    """Every ``create_engine(...)`` call of the project's files (tests included), with its context."""
     for octx in project.contexts_containing([b"create_engine"]):
         for node in ast.walk(octx.tree):
             if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
                 if normalize(octx.qualname(node.func)) == CREATE_ENGINE:
-                    arg = engine_url_arg(node)
-                    if arg is not None:
-                        info = resolve_url(octx, arg)
-                        infos.append((file_key(octx), octx.display_path, info))
-                        allowed.update(info.uses)
+                    yield octx, node
+
+
+def _project_url_fact(project) -> dict:
+    """Every create_engine call of the project → (its file, its UrlInfo); and the references URLs go through."""
+    allowed: set[tuple] = set()
+    infos: list[tuple[str, str, UrlInfo]] = []
+    for octx, node in _engine_calls(project):
+        arg = engine_url_arg(node)
+        if arg is not None:
+            info = resolve_url(octx, arg)
+            infos.append((file_key(octx), octx.display_path, info))
+            allowed.update(info.uses)
     return {"allowed": allowed, "infos": infos}
 
 
@@ -998,15 +1004,11 @@ def static_url_rewrite(ctx: FileContext, info: UrlInfo) -> str | None:
 def _declined_engine_fact(project) -> tuple[str, int, str] | None:
     """The first ``create_engine(...)`` of the app (tests and migration scripts aside) that AFY201
     cannot convert: (display path, line, why)."""
-    for octx in project.contexts_containing([b"create_engine"]):
-        if octx.is_test:
-            continue
-        for node in octx.nodes_of(ast.Call):
-            if isinstance(node.func, (ast.Name, ast.Attribute)) and normalize(
-                    octx.qualname(node.func)) == CREATE_ENGINE:
-                why = engine_blocker(octx, node)
-                if why:
-                    return (octx.display_path, node.lineno, why)
+    for octx, node in _engine_calls(project):
+        if not octx.is_test:
+            why = engine_blocker(octx, node)
+            if why:
+                return (octx.display_path, node.lineno, why)
     return None
 
 

@@ -911,14 +911,20 @@ def afy401_target(project, site: CallSite) -> FunctionSummary | None:
     return f
 
 
-def loop_safe_function(ctx, func) -> bool:
-    """Whether nothing blocking is reachable from the ``def`` node ``func`` of this context."""
+def _graph_function(ctx, func) -> tuple["CallGraph", str] | None:
+    """(graph, qualified name) of the ``def`` node ``func`` of this context, when the graph has it."""
     found = graph_for(ctx)
     if found is None:
-        return False
+        return None
     rel, graph = found
     f = graph.summaries[rel].function_at(func.lineno, func.col_offset)
-    return f is not None and f.qualname in graph.functions and graph.loop_safe(f.qualname)
+    return (graph, f.qualname) if f is not None else None
+
+
+def loop_safe_function(ctx, func) -> bool:
+    """Whether nothing blocking is reachable from the ``def`` node ``func`` of this context."""
+    found = _graph_function(ctx, func)
+    return found is not None and found[1] in found[0].functions and found[0].loop_safe(found[1])
 
 
 def unawaited_calls_to(ctx, key: str) -> dict:
@@ -1010,22 +1016,16 @@ def graph_for(ctx) -> tuple[str, "CallGraph"] | None:
 
 def kept_sync_function(ctx, func) -> str | None:
     """``CallGraph.kept_sync`` of the ``def`` node ``func`` of this context."""
-    found = graph_for(ctx)
-    if found is None:
-        return None
-    rel, graph = found
-    f = graph.summaries[rel].function_at(func.lineno, func.col_offset)
-    return graph.kept_sync(f.qualname) if f is not None else None
+    found = _graph_function(ctx, func)
+    return found[0].kept_sync(found[1]) if found is not None else None
 
 
 def becomes_async(ctx, func, generators: bool = False) -> bool:
     """Whether the migration turns the sync ``def`` node ``func`` of this context into a coroutine
     function (it must await something, or it is an endpoint, dependency or handler); with
     ``generators``, into an async generator function too (a generator dependency)."""
-    found = graph_for(ctx)
+    found = _graph_function(ctx, func)
     if found is None:
         return False
-    rel, graph = found
-    f = graph.summaries[rel].function_at(func.lineno, func.col_offset)
-    return f is not None and (graph.becomes_async(f.qualname)
-                              or (generators and graph.becomes_async_generator(f.qualname)))
+    graph, q = found
+    return graph.becomes_async(q) or (generators and graph.becomes_async_generator(q))

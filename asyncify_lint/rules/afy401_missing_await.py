@@ -43,6 +43,7 @@ generator expression or a nested `def`, nor in sync code.
 """
 
 import ast
+import re
 
 from asyncify_lint.diagnostics import Applicability, Fix, FixAvailability
 from asyncify_lint.engine.context import FileContext
@@ -91,8 +92,12 @@ SYNC_CALLERS = frozenset({
 _SYNC_CALLER_NAMES = frozenset(q.rpartition(".")[2] for q in SYNC_CALLERS)
 
 
+#: a call of one of them in the text (`filter(`, `threading.Thread (`): the files the check can fire in
+_SYNC_CALLER_CALL = re.compile(r"\b(?:" + "|".join(sorted(_SYNC_CALLER_NAMES)) + r")\s*\(")
+
+
 def _may_hand_to_sync_caller(ctx: FileContext) -> bool:
-    return any(name in ctx.source.text for name in _SYNC_CALLER_NAMES)
+    return _SYNC_CALLER_CALL.search(ctx.source.text) is not None
 
 
 RULE.prefilter = lambda ctx: bool(_sites(ctx)) or _may_hand_to_sync_caller(ctx)

@@ -10,7 +10,8 @@ Checks, in `async def` functions, for reads that make SQLAlchemy emit SQL implic
   option for it. A name assigned several times by statements of the function's own body holds, at
   each read, what the last of them gave. A statement executed from a local variable
   (`stmt = select(Model)`, then `stmt = stmt.options(...)`, `stmt = stmt.where(...)`) is made of
-  every value assigned to it, and to the names it is built from;
+  every value assigned to it, and to the names it is built from. A read straight on the awaited
+  call of such a function (`(await crud.touch(db, obj)).owner`) counts too;
 - an attribute of such an object read after `await db.commit()` with no `await db.refresh(obj)` in
   between (the commit expired it), unless every session of the project is made with
   `expire_on_commit=False`. A call of a project `async def` that is passed the session and awaits
@@ -128,7 +129,10 @@ Three fixes are offered, all unsafe:
   blocks, on a file or the network, then blocks the loop there: AFY100 reports it.) Inside a
   comprehension or an f-string, the whole expression of the statement (an expression statement, an
   assigned, returned or iterated value, an `if`/`while` test) is wrapped instead; that is not offered when it awaits, yields, binds a
-  name (`:=`), or uses `super()`/`locals()`/`vars()`, whose meaning a lambda changes.
+  name (`:=`), or uses `super()`/`locals()`/`vars()`, whose meaning a lambda changes. A read on an
+  awaited call passes the call's result to the callable, so the call is still awaited first:
+  `(await crud.touch(db, obj)).owner` becomes
+  `await db.run_sync(lambda _, result: result.owner, await crud.touch(db, obj))`.
 - For a `select(Model)` written inline in the statement that produces the endpoint's return value:
   `.options(selectinload(Model.rel))` right after `select(Model)`. The relationship is then loaded
   with the query (one extra `SELECT ... IN`) instead of lazily during serialization, which yields the
@@ -526,6 +530,9 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
     expire_known_false = None
     reported: set[tuple[str, str]] = set()
     for n in _walk_own(func):
+        if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) and isinstance(n.value, ast.Await):
+            yield from _read_on_result(ctx, func, n, session)
+            continue
         if not (isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) and isinstance(n.value, ast.Name)):
             continue
         at = ctx.start(n)
@@ -574,6 +581,36 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
     yield from _helper_lazy_reads(ctx, func, insts, session)
     yield from _validation_reads(ctx, func, session, commits + flushes)
     yield from _response_model(ctx, func, {k: v for k, v in insts.items() if not v.opaque})
+
+
+def _read_on_result(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.Attribute, session: str):
+    """``(await crud.touch(db, obj)).owner``: a lazy relationship read straight on the object a project
+    function returns (annotated ``-> Model``), which does not name it in a loader option or a refresh."""
+    mc = query.returned_mapped_class(ctx, node.value)
+    if mc is None or mc.relationships.get(node.attr) != "select":
+        return
+    inst = Instance("<returned>", mc, node.value, None, node, opaque=True)
+    if _loaded_by_producer(ctx, inst, node.attr):
+        return
+    callee = _producer_call_text(inst)
+    yield RULE.at(ctx, node, _run_on_result(ctx, func, node),
+                  what=f"`{node.attr}` of the `{mc.name}` that `{callee}` returns (a lazy relationship, not eager-loaded)",
+                  remedy=f"eager-load it (`selectinload({mc.name}.{node.attr})`) where `{callee}` queries it, or read it "
+                         f"in the session's greenlet: `await {session}.run_sync(lambda _, obj: obj.{node.attr}, ...)`",
+                  rel=f"{mc.name}.{node.attr}", model="")
+
+
+def _run_on_result(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.Attribute) -> Fix | None:
+    """``(await f(db)).rel`` → ``await db.run_sync(lambda _, result: result.rel, await f(db))``: the call
+    is awaited first, as before, and the read (with its lazy load) runs in SQLAlchemy's greenlet."""
+    session = _session_param(ctx, func)
+    if session is None or any(isinstance(a, _NESTED_CODE) for a in ctx.ancestors(node)):
+        return None
+    param = _lambda_param(node, session)
+    text = f"await {session}.run_sync(lambda {param}, result: result.{node.attr}, {ctx.segment(node.value)})"
+    if needs_parentheses(ctx, node) and not ctx.is_parenthesized(node):
+        text = f"({text})"
+    return Fix([ctx.replace(node, text)], Applicability.UNSAFE)
 
 
 def _loaded(ctx: FileContext, func: ast.AsyncFunctionDef, inst: Instance, rel: str, at: int, writes: list[int]) -> bool:

@@ -473,16 +473,21 @@ def function_def(ctx: FileContext, expr: ast.AST) -> tuple[FileContext, ast.AST]
     return None
 
 
-def bound_parameter(ctx: FileContext, call: ast.Call, arg: ast.AST) -> tuple[FileContext, ast.AST, ast.arg] | None:
-    """The project ``def`` ``call`` calls, and its parameter that receives ``arg`` (an element of
-    ``call.args`` or the value of one of ``call.keywords``); None when that is not known: a ``*args``
-    before it, a keyword the ``def`` does not name, a callee outside the project."""
-    found = function_def(ctx, call.func)
+def bound_parameter(ctx: FileContext, call: ast.Call, arg: ast.AST,
+                    found: tuple[FileContext, ast.AST] | None = None) -> tuple[FileContext, ast.AST, ast.arg] | None:
+    """The project ``def`` ``call`` calls (``found``, else the module-level function it names), and its
+    parameter that receives ``arg`` (an element of ``call.args`` or the value of one of
+    ``call.keywords``); None when that is not known: a ``*args`` before it, a keyword the ``def`` does
+    not name, a callee outside the project. A method's ``self`` or ``cls`` receives no argument."""
+    found = found or function_def(ctx, call.func)
     if found is None:
         return None
     fctx, func = found
     a = func.args  # type: ignore[attr-defined]
     positional = a.posonlyargs + a.args
+    if isinstance(fctx.parent(func), ast.ClassDef) and not any(
+            fctx.qualname(d) == "builtins.staticmethod" for d in func.decorator_list):  # type: ignore[attr-defined]
+        positional = positional[1:]
     for i, x in enumerate(call.args):
         if isinstance(x, ast.Starred):
             return None

@@ -20,6 +20,7 @@ On top of the graph:
 
 from __future__ import annotations
 
+import ast
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -952,6 +953,37 @@ def _unawaited_calls(project, relpath: str, key: str) -> dict:
             if callee is not None:
                 found[(site.line, site.col, site.end_line, site.end_col)] = (site, callee)
     return found
+
+
+def called_def(ctx, call) -> tuple[object, object] | None:
+    """(module context, ``def`` node) of the project function a call of this file calls, as the call
+    graph resolves it: methods of local instances (``repo = Repo(db)``, then ``repo.get()``), methods
+    named through their class (``Mapper.to_dto()``, ``cls.to_dto()``), re-exports. None when unknown."""
+    cur = current(ctx)
+    if cur is None:
+        return None
+    sites = ctx.cache.get("callgraph.sites")
+    if sites is None:
+        sites = ctx.cache["callgraph.sites"] = {(x.line, x.col, x.end_line, x.end_col): x
+                                                for _f, group in cur[1].all_calls() for x in group if x.kind == "call"}
+    site = sites.get((call.lineno, call.col_offset, call.end_lineno, call.end_col_offset))
+    if site is None:
+        return None
+    project = ctx.project
+    resolver = project.fact("callgraph.resolver", lambda p: Resolver(p.modules, p.store.for_module))
+    k, q = resolver.resolve(site.target)
+    split = resolver.split(q) if k == FUNC and q else None
+    s = resolver.get_summary(split[0]) if split else None
+    f = s.functions.get(q) if s is not None else None
+    fctx = project.module_context(split[0]) if f is not None else None
+    if fctx is None:
+        return None
+    defs = fctx.cache.get("callgraph.defs")
+    if defs is None:
+        defs = fctx.cache["callgraph.defs"] = {(n.lineno, n.col_offset): n for n in ast.walk(fctx.tree)
+                                               if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    node = defs.get((f.line, f.col))
+    return (fctx, node) if node is not None else None
 
 
 def sync_bound_target(project, site: CallSite) -> FunctionSummary | None:

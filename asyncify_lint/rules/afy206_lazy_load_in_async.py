@@ -166,6 +166,7 @@ from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import fastapi, query, versions
 from asyncify_lint.helpers.rewrites import needs_parentheses
 from asyncify_lint.helpers.sqla import bound_parameter, function_def, is_session
+from asyncify_lint.project.callgraph import called_def
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -390,9 +391,9 @@ def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instan
                 if p is not None:
                     inst = Instance(t.id, p[0], value, p[1], n, many=p[2], statement=p[3])
                 else:
-                    mc = query.returned_mapped_class(ctx, value)
-                    if mc is not None:
-                        inst = Instance(t.id, mc, value, None, n, opaque=True)
+                    returned = _returned(ctx, value)
+                    if returned is not None:
+                        inst = Instance(t.id, returned[0], value, None, n, many=returned[1], opaque=True)
             if inst is not None:
                 found[t.id] = inst
             if isinstance(n, (ast.Assign, ast.AnnAssign)) and any(n is b for b in func.body):
@@ -583,12 +584,41 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
     yield from _response_model(ctx, func, {k: v for k, v in insts.items() if not v.opaque})
 
 
+def _callee(ctx: FileContext, call: ast.Call) -> tuple[FileContext, ast.AST] | None:
+    """The project ``def`` a call calls: a module-level function it names, else what the call graph
+    resolves (a method of a local instance or of a class)."""
+    return function_def(ctx, call.func) or called_def(ctx, call)  # type: ignore[return-value]
+
+
+#: the annotations of a returned sequence of instances: ``list[M]``, ``Sequence[M]``...
+_SEQUENCES = frozenset({"builtins.list", "typing.List", "typing.Sequence", "collections.abc.Sequence",
+                        "typing.Iterable", "collections.abc.Iterable"})
+
+
+def _returned(ctx: FileContext, value: ast.AST) -> tuple[query.MappedClass, bool] | None:
+    """(mapped class, many) for ``await f(...)`` of a project ``async def`` (a function or a method)
+    annotated to return one mapped instance (``-> M``, ``-> M | None``, ``-> Optional[M]``) or a
+    sequence of them (``-> list[M]``, ``-> Sequence[M]``)."""
+    if not (isinstance(value, ast.Await) and isinstance(value.value, ast.Call)):
+        return None
+    found = _callee(ctx, value.value)
+    if found is None or not isinstance(found[1], ast.AsyncFunctionDef) or found[1].returns is None:
+        return None
+    fctx, ann = found[0], found[1].returns
+    if isinstance(ann, ast.Subscript) and fctx.qualname(ann.value) in _SEQUENCES:
+        mc = query.mapped_annotation(fctx, ann.slice)
+        return (mc, True) if mc is not None else None
+    mc = query.mapped_annotation(fctx, ann)
+    return (mc, False) if mc is not None else None
+
+
 def _read_on_result(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.Attribute, session: str):
     """``(await crud.touch(db, obj)).owner``: a lazy relationship read straight on the object a project
     function returns (annotated ``-> Model``), which does not name it in a loader option or a refresh."""
-    mc = query.returned_mapped_class(ctx, node.value)
-    if mc is None or mc.relationships.get(node.attr) != "select":
+    returned = _returned(ctx, node.value)
+    if returned is None or returned[1] or returned[0].relationships.get(node.attr) != "select":
         return
+    mc = returned[0]
     inst = Instance("<returned>", mc, node.value, None, node, opaque=True)
     if _loaded_by_producer(ctx, inst, node.attr):
         return
@@ -703,7 +733,7 @@ def _loaded_by_producer(ctx: FileContext, inst: Instance, rel: str) -> bool:
     producer = inst.producer
     if not (isinstance(producer, ast.Await) and isinstance(producer.value, ast.Call)):
         return True
-    found = function_def(ctx, producer.value.func)
+    found = _callee(ctx, producer.value)
     if found is None:
         return True
     for n in ast.walk(found[1]):
@@ -717,11 +747,19 @@ def _loaded_by_producer(ctx: FileContext, inst: Instance, rel: str) -> bool:
 
 
 def _helper_reads(fctx: FileContext, func: ast.FunctionDef, param: str, mc: query.MappedClass,
-                  depth: int = 0) -> tuple[str, str] | None:
+                  depth: int = 0, many: bool = False) -> tuple[str, str] | None:
     """(relationship, where) when the sync ``func`` reads a lazy relationship of its parameter ``param``
-    (a ``mc`` instance), in its body or in a project helper it passes ``param`` to (a few levels)."""
+    (a ``mc`` instance; with ``many``, a sequence of them, whose elements a ``for`` loop or a
+    comprehension over ``param`` binds), in its body or in a project helper it passes ``param`` (or
+    such an element) to (a few levels)."""
+    names = {param: many}
+    if many:
+        for n in _walk_own(func):
+            if isinstance(n, (ast.For, ast.comprehension)) and isinstance(n.iter, ast.Name) and n.iter.id == param \
+                    and isinstance(n.target, ast.Name):
+                names[n.target.id] = False
     for n in _walk_own(func):
-        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == param \
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and names.get(n.value.id) is False \
                 and isinstance(n.ctx, ast.Load) and mc.relationships.get(n.attr) == "select":
             return n.attr, func.name
     if depth >= 3:
@@ -729,11 +767,12 @@ def _helper_reads(fctx: FileContext, func: ast.FunctionDef, param: str, mc: quer
     for n in _walk_own(func):
         if not isinstance(n, ast.Call):
             continue
-        found = _sync_callee_parameter(fctx, n, param)
-        if found is not None:
-            hit = _helper_reads(found[0], found[1], found[2], mc, depth + 1)
-            if hit is not None:
-                return hit[0], f"{func.name} → {hit[1]}"
+        for name, seq in names.items():
+            found = _sync_callee_parameter(fctx, n, name)
+            if found is not None:
+                hit = _helper_reads(found[0], found[1], found[2], mc, depth + 1, seq)
+                if hit is not None:
+                    return hit[0], f"{func.name} → {hit[1]}"
     return None
 
 
@@ -742,7 +781,8 @@ def _sync_callee_parameter(ctx: FileContext, call: ast.Call, name: str) -> tuple
     variable ``name`` (its first appearance among the arguments)."""
     arg = next((a for a in list(call.args) + [k.value for k in call.keywords]
                 if isinstance(a, ast.Name) and a.id == name), None)
-    found = bound_parameter(ctx, call, arg) if arg is not None else None
+    callee = _callee(ctx, call) if arg is not None else None
+    found = bound_parameter(ctx, call, arg, callee) if callee is not None else None
     if found is None or not isinstance(found[1], ast.FunctionDef):
         return None
     return found[0], found[1], found[2].arg
@@ -762,7 +802,7 @@ def _helper_lazy_reads(ctx: FileContext, func: ast.AsyncFunctionDef, insts: dict
             found = _sync_callee_parameter(ctx, n, name)
             if found is None or ctx.lookup(name, n) is None or ctx.start(n) < ctx.end(inst.bound):
                 continue
-            hit = _helper_reads(found[0], found[1], found[2], inst.mc)
+            hit = _helper_reads(found[0], found[1], found[2], inst.mc, many=inst.many)
             if hit is None:
                 continue
             rel, where = hit

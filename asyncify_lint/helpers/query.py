@@ -210,6 +210,11 @@ def mapped_class(ctx: FileContext, expr: ast.AST) -> MappedClass | None:
     return _mapped(found[0], found[1])
 
 
+def is_mapped_class(ctx: FileContext, cls: ast.ClassDef) -> bool:
+    """Whether the class defined by ``cls`` (in ``ctx``'s module) is a mapped class."""
+    return _class_kind(ctx, cls) == "mapped"
+
+
 def _mapped(ctx: FileContext, cls: ast.ClassDef, depth: int = 0) -> MappedClass | None:
     if _class_kind(ctx, cls) != "mapped" or depth > 10:
         return None

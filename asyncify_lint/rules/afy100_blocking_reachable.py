@@ -61,8 +61,11 @@ There is no fix when the function cannot run in a worker thread as it is: when i
 session, or an ORM object (an argument known to hold a mapped instance, or a parameter annotated with
 a mapped class or a session type), because lazy loads and session I/O cannot happen outside the event
 loop's greenlet; when it is a generator; when its result is iterated or entered as a context
-manager (the work happens later, on the loop); inside a lambda or a generator expression; and for
-methods (`obj.method()`, whose object is shared). Converting the helper instead, or replacing the
+manager (the work happens later, on the loop); inside a lambda or a generator expression; and for a
+method of a session or an ORM object, or of a class that holds one (an `__init__` parameter or a
+class attribute annotated with a session type or a mapped class). A method of another object is
+offloaded like a function (`await asyncio.to_thread(storage.delete, key)`): the sync app ran it in
+the threadpool's worker threads already, concurrently with other requests. Converting the helper instead, or replacing the
 blocking call, stays a design decision; the blocking call itself is reported by the AFY1xx rules
 once the helper is async.
 """
@@ -73,7 +76,7 @@ from asyncify_lint.diagnostics import Applicability, FixAvailability
 from asyncify_lint.engine.context import FileContext
 from asyncify_lint.helpers import blocking, query, sqla
 from asyncify_lint.helpers.rewrites import can_await_here
-from asyncify_lint.project.callgraph import becomes_async, graph_for
+from asyncify_lint.project.callgraph import becomes_async, called_def, graph_for
 from asyncify_lint.registry import Rule, register
 
 RULE = register(
@@ -170,8 +173,13 @@ def _no_offload(ctx: FileContext, call: ast.Call) -> str | None:
     if used:
         return f"{used}, after the call returns"
     found = sqla.function_def(ctx, call.func)
+    if found is None and isinstance(call.func, ast.Attribute):
+        found = called_def(ctx, call)  # type: ignore[assignment]
+        reason = _method_holds_orm(ctx, call, found) if found is not None else None
+        if reason is not None:
+            return reason
     if found is None:
-        return "the callee is not a module-level function of the project (a method shares its object)"
+        return "the callee is not a function or a method of the project"
     fctx, func = found
     if not isinstance(func, ast.FunctionDef):
         return "the callee is not a sync `def`"
@@ -190,6 +198,29 @@ def _no_offload(ctx: FileContext, call: ast.Call) -> str | None:
         if _orm_class(ctx, value, call) is not None:
             return (f"it is passed `{ctx.segment(value)}`, a session or an ORM object, which cannot be used in a "
                     "worker thread (lazy loads and session I/O need the event loop)")
+    return None
+
+
+def _method_holds_orm(ctx: FileContext, call: ast.Call, found: tuple[FileContext, ast.AST]) -> str | None:
+    """Why a method cannot run in a worker thread: its object is a session or an ORM object, or its
+    class holds one (an ``__init__`` parameter or a class-level annotation with a session type or a
+    mapped class), whose lazy loads and session I/O need the event loop. None: it can."""
+    fctx, func = found
+    cls = fctx.parent(func)
+    if not isinstance(cls, ast.ClassDef):
+        return "the callee is not a method of a class of the project"
+    receiver = call.func.value  # type: ignore[attr-defined]
+    if _orm_class(ctx, receiver, call) is not None or query.is_mapped_class(fctx, cls):
+        return (f"it is a method of `{ctx.segment(receiver)}`, a session or an ORM object, which cannot be used in a "
+                "worker thread (lazy loads and session I/O need the event loop)")
+    annotations = [n.annotation for n in cls.body if isinstance(n, ast.AnnAssign)]
+    for n in cls.body:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "__init__":
+            annotations += [a.annotation for a in n.args.posonlyargs + n.args.args + n.args.kwonlyargs if a.annotation]
+    for ann in annotations:
+        if query.mapped_annotation(fctx, ann) is not None or sqla.annotation_sqla_type(fctx, ann) in sqla.SESSION_TYPES:
+            return (f"`{cls.name}` holds `{fctx.segment(ann)}`, which cannot be used in a worker thread (lazy loads "
+                    "and session I/O need the event loop)")
     return None
 
 

@@ -317,7 +317,7 @@ def instance_type(ctx: FileContext, expr: ast.AST, _depth: int = 0) -> str | Non
                 return t
         if expr.attr == "parent" and instance_type(ctx, expr.value, _depth + 1) == PATH:
             return PATH
-        return None
+        return _object_attribute_type(ctx, expr)
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Div):
         if instance_type(ctx, expr.left, _depth + 1) == PATH:
             return PATH
@@ -367,6 +367,17 @@ def annotation_instance_type(ctx: FileContext, ann: ast.AST) -> str | None:
     if isinstance(ann, ast.Subscript) and ctx.qualname(ann.value) == "typing.IO":
         return "io.TextIOWrapper"
     return _normalize(ctx.annotation_type(ann))
+
+
+def _object_attribute_type(ctx: FileContext, expr: ast.Attribute) -> str | None:
+    """``settings.images_dir`` where ``settings`` holds an instance of a project class whose body
+    declares ``images_dir: Path`` (a pydantic settings object, a dataclass)."""
+    if ctx.project is None or not isinstance(expr.value, (ast.Name, ast.Attribute)):
+        return None
+    owner = ctx.type_of(expr.value)
+    if not owner or ":" in owner or owner.startswith("builtins.") or ctx.project.module_prefix(owner) is None:
+        return None
+    return _normalize(ctx.project.class_attribute_type(owner, expr.attr))
 
 
 def _self_attribute_type(ctx: FileContext, expr: ast.Attribute) -> str | None:
@@ -436,8 +447,8 @@ def lookup(ctx: FileContext, call: ast.Call, by_type: bool = False) -> tuple[Ent
     if not isinstance(func, ast.Attribute):
         return None
     attr = func.attr
-    if by_type and not _imported_value(ctx, func.value):
-        return None
+    if by_type and not (_imported_value(ctx, func.value) or isinstance(func.value, ast.Attribute)):
+        return None  # (an attribute: a project value's typed attribute, `config.settings.images_dir.mkdir()`)
     if attr in _ATTRS and not by_type:
         qn = ctx.qualname(func)
         if qn is not None:

@@ -265,6 +265,24 @@ class Project:
             return None
         return ctx.binding_type(b, _depth + 1)
 
+    def class_attribute_type(self, qualname: str, attr: str) -> str | None:
+        """The type a project class's body declares for an attribute (``images_dir: Path`` in a settings
+        class or a dataclass): what an instance's ``obj.images_dir`` holds."""
+        return self._soft_memo("class_attribute_type", (qualname, attr), self._class_attribute_type)  # type: ignore[return-value]
+
+    def _class_attribute_type(self, qualname: str, attr: str) -> str | None:
+        split = self._split(qualname)
+        if split is None:
+            return None
+        ctx, name, rest = split
+        b = ctx.module_scope.bindings.get(name)
+        if rest or b is None or b.kind != "class" or not isinstance(b.node, ast.ClassDef):
+            return None
+        for n in b.node.body:
+            if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.target.id == attr:
+                return ctx.annotation_type(n.annotation)
+        return None
+
     def type_alias(self, qualname: str) -> str | None:
         """``SessionDep = Annotated[Session, Depends(get_db)]`` defined in another module → its type."""
         return self._soft_memo("type_alias", (qualname,), self._type_alias)  # type: ignore[return-value]

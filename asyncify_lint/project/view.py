@@ -45,6 +45,11 @@ class ModuleView:
         self._soft.add(("type_of_qualname", (qualname, _depth)))
         return self._project.type_of_qualname(qualname, _depth)
 
+    def class_attribute_type(self, qualname: str, attr: str) -> str | None:
+        self._note(qualname)
+        self._soft.add(("class_attribute_type", (qualname, attr)))
+        return self._project.class_attribute_type(qualname, attr)
+
     def type_alias(self, qualname: str) -> str | None:
         self._note(qualname)
         self._soft.add(("type_alias", (qualname,)))

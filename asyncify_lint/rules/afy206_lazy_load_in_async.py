@@ -11,7 +11,11 @@ Checks, in `async def` functions, for reads that make SQLAlchemy emit SQL implic
   each read, what the last of them gave. A statement executed from a local variable
   (`stmt = select(Model)`, then `stmt = stmt.options(...)`, `stmt = stmt.where(...)`) is made of
   every value assigned to it, and to the names it is built from. A read straight on the awaited
-  call of such a function (`(await crud.touch(db, obj)).owner`) counts too;
+  call of such a function (`(await crud.touch(db, obj)).owner`) counts too, and so does each element
+  of a sequence of such objects (`users = (await db.scalars(select(User))).all()`, or a project
+  function annotated `-> list[User]`): the target of a `for` loop or a comprehension over it, and the
+  parameter of a `lambda` that `sorted`, `min`, `max`, `list.sort` (as `key=`), `map` or `filter`
+  call with each;
 - an attribute of such an object read after `await db.commit()` with no `await db.refresh(obj)` in
   between (the commit expired it), unless every session of the project is made with
   `expire_on_commit=False`. A call of a project `async def` that is passed the session and awaits
@@ -132,7 +136,8 @@ Three fixes are offered, all unsafe:
   name (`:=`), or uses `super()`/`locals()`/`vars()`, whose meaning a lambda changes. A read on an
   awaited call passes the call's result to the callable, so the call is still awaited first:
   `(await crud.touch(db, obj)).owner` becomes
-  `await db.run_sync(lambda _, result: result.owner, await crud.touch(db, obj))`.
+  `await db.run_sync(lambda _, result: result.owner, await crud.touch(db, obj))`. A read in a `key=`
+  lambda wraps the call that runs it: `await db.run_sync(lambda _: sorted(users, key=...))`.
 - For a `select(Model)` written inline in the statement that produces the endpoint's return value:
   `.options(selectinload(Model.rel))` right after `select(Model)`. The relationship is then loaded
   with the query (one extra `SELECT ... IN`) instead of lazily during serialization, which yields the
@@ -207,6 +212,9 @@ class Instance:
         self.many = many
         #: returned by a project function: how it was loaded is not visible (only expiry is checked)
         self.opaque = opaque
+        #: for an element of a sequence of instances (``for u in users``): the sequence's instance,
+        #: whose binding is when the elements were loaded
+        self.origin: Instance | None = None
 
 
 def _walk_own(func: ast.AST):
@@ -488,6 +496,8 @@ def _expire_on_commit_false(project) -> bool:
 
 def _remedy(inst: Instance, rel: str, session: str, sqlalchemy_1x: bool = False) -> str:
     m = inst.mc.name
+    if inst.origin is not None:
+        return f"eager-load it (`selectinload({m}.{rel})`) where `{inst.origin.name}` is queried"
     if inst.name == "<result>":
         return f"add `selectinload({m}.{rel})` to the query"
     if inst.select is not None:
@@ -529,7 +539,7 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
     commits += [ctx.end(n.value) for n in _walk_own(func) if isinstance(n, ast.Await) and isinstance(n.value, ast.Call)
                 and isinstance(n.value.func, (ast.Name, ast.Attribute)) and _commits_session(ctx, n.value)]
     expire_known_false = None
-    reported: set[tuple[str, str]] = set()
+    reported: set[tuple[str, str, int]] = set()
     for n in _walk_own(func):
         if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load) and isinstance(n.value, ast.Await):
             yield from _read_on_result(ctx, func, n, session)
@@ -538,7 +548,11 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
             continue
         at = ctx.start(n)
         inst = _instance_at(ctx, func, n.value.id, at)
-        if inst is None or ctx.lookup(n.value.id, n) is None:
+        if inst is None:
+            inst = _element_at(ctx, func, n.value)
+        elif ctx.lookup(n.value.id, n) is None:
+            continue
+        if inst is None:
             continue
         if isinstance(inst.bound, ast.stmt) and at < ctx.end(inst.bound) and not isinstance(inst.bound, (ast.For, ast.AsyncFor)):
             continue
@@ -546,42 +560,119 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
         if lazy == "select":
             if _loaded(ctx, func, inst, rel, at, commits + flushes):
                 continue
-            if (inst.name, rel) in reported:
+            if (inst.name, rel, id(inst.bound)) in reported:
                 continue
-            reported.add((inst.name, rel))
+            reported.add((inst.name, rel, id(inst.bound)))
             wrap = _run_in_greenlet(ctx, func, n)
             yield RULE.at(ctx, n, wrap, what=f"`{inst.name}.{rel}` (a lazy relationship of `{inst.mc.name}`, not eager-loaded)",
                           remedy=_remedy(inst, rel, session, versions.of(ctx).sqlalchemy_1x), rel=f"{inst.name}.{rel}", model="")
             continue
         if n.attr not in inst.mc.columns:
             continue
-        if isinstance(inst.bound, ast.arg):
+        loaded = inst.origin or inst  # an element was loaded with its sequence
+        if isinstance(loaded.bound, ast.arg):
             start = 0
-        elif isinstance(inst.bound, (ast.For, ast.AsyncFor)):
-            start = ctx.start(inst.bound)
+        elif isinstance(loaded.bound, (ast.For, ast.AsyncFor)):
+            start = ctx.start(loaded.bound)
         else:  # a commit inside the statement that binds it came before the object was returned
-            start = ctx.end(inst.bound)
+            start = ctx.end(loaded.bound)
         before = [c for c in commits if start < c < at]
         if not before:
             continue
         last = max(before)
         if any(last < r < at for r in _refreshes(ctx, func, inst.name, None)):
             continue
-        if (inst.name, "@commit") in reported:
+        if (inst.name, "@commit", id(inst.bound)) in reported:
             continue
         if expire_known_false is None:
             expire_known_false = ctx.project is not None and bool(
                 ctx.project.fact("afy206.expire_on_commit_false", _expire_on_commit_false))
         if expire_known_false:
             continue
-        reported.add((inst.name, "@commit"))
+        reported.add((inst.name, "@commit", id(inst.bound)))
         wrap = _run_in_greenlet(ctx, func, n)
         yield RULE.at(ctx, n, wrap, what=f"`{inst.name}.{n.attr}`, read after `commit()` expired `{inst.name}`,",
                       remedy=f"add `await {session}.refresh({inst.name})` after the commit", rel=f"{inst.name}.{n.attr}",
                       model="")
     yield from _helper_lazy_reads(ctx, func, insts, session)
+    yield from _key_function_reads(ctx, func, session, commits + flushes)
     yield from _validation_reads(ctx, func, session, commits + flushes)
     yield from _response_model(ctx, func, {k: v for k, v in insts.items() if not v.opaque})
+
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _element_of(ctx: FileContext, func: ast.AsyncFunctionDef, seq: ast.AST, bound: ast.AST,
+                name: str) -> Instance | None:
+    """The instance ``name`` holds when it is bound (by ``bound``) to the elements of ``seq``, a local
+    name known to hold a sequence of mapped instances (``users = (await db.scalars(...)).all()``)."""
+    if not isinstance(seq, ast.Name):
+        return None
+    src = _instance_at(ctx, func, seq.id, ctx.start(seq))
+    if src is None or not src.many:
+        return None
+    element = Instance(name, src.mc, src.producer, src.select, bound, opaque=src.opaque, statement=src.statement)
+    element.origin = src
+    return element
+
+
+def _element_at(ctx: FileContext, func: ast.AsyncFunctionDef, name: ast.Name) -> Instance | None:
+    """The instance the name read ``name`` holds as the target of an enclosing ``for`` loop or
+    comprehension over a sequence of mapped instances (``for u in users``, ``[u.x for u in users]``)."""
+    for a in ctx.ancestors(name):
+        if a is func:
+            break
+        if isinstance(a, (ast.For, ast.AsyncFor)) and isinstance(a.target, ast.Name) and a.target.id == name.id:
+            if any(name is n for stmt in a.body for n in ast.walk(stmt)):
+                return _element_of(ctx, func, a.iter, a, name.id)
+        if isinstance(a, _COMPREHENSIONS):
+            for gen in a.generators:
+                if isinstance(gen.target, ast.Name) and gen.target.id == name.id:
+                    return _element_of(ctx, func, gen.iter, a, name.id)
+    return None
+
+
+#: the builtins that call a ``key=`` function (or, for ``map``/``filter``, their first argument) with
+#: each element of a sequence: (index of the sequence argument, index of the function argument or None)
+_KEY_CALLERS = {"builtins.sorted": (0, None), "builtins.min": (0, None), "builtins.max": (0, None),
+                "builtins.map": (1, 0), "builtins.filter": (1, 0)}
+
+
+def _key_function_reads(ctx: FileContext, func: ast.AsyncFunctionDef, session: str, writes: list[int]):
+    """``sorted(users, key=lambda u: len(u.posts))``, ``users.sort(key=...)``, ``map(lambda u: u.posts,
+    users)``: a lambda called with each element of a sequence of mapped instances, reading one of their
+    lazy relationships. The whole call is run in the session's greenlet."""
+    for call in _walk_own(func):
+        if not isinstance(call, ast.Call):
+            continue
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "sort" and not call.args:
+            seq, fn = call.func.value, None
+        elif isinstance(call.func, ast.Name) and ctx.qualname(call.func) in _KEY_CALLERS:
+            iseq, ifn = _KEY_CALLERS[ctx.qualname(call.func)]  # type: ignore[index]
+            if len(call.args) <= iseq:
+                continue
+            seq, fn = call.args[iseq], (call.args[ifn] if ifn is not None else None)
+        else:
+            continue
+        if fn is None:
+            fn = next((k.value for k in call.keywords if k.arg == "key"), None)
+        if not isinstance(fn, ast.Lambda) or not fn.args.args:
+            continue
+        param = fn.args.args[0].arg
+        inst = _element_of(ctx, func, seq, call, param)
+        if inst is None:
+            continue
+        for n in ast.walk(fn.body):
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == param \
+                    and isinstance(n.ctx, ast.Load) and inst.mc.relationships.get(n.attr) == "select" \
+                    and not _loaded(ctx, func, inst, n.attr, ctx.start(call), writes):
+                yield RULE.at(ctx, n, _run_in_greenlet(ctx, func, call),
+                              what=f"`{param}.{n.attr}` (a lazy relationship of `{inst.mc.name}`, not eager-loaded, "
+                                   f"read for each element of `{ctx.segment(seq)}`)",
+                              remedy=_remedy(inst, n.attr, session, versions.of(ctx).sqlalchemy_1x),
+                              rel=f"{param}.{n.attr}", model="")
+                break
 
 
 def _callee(ctx: FileContext, call: ast.Call) -> tuple[FileContext, ast.AST] | None:

@@ -20,6 +20,9 @@ Checks, in `async def` functions, for reads that make SQLAlchemy emit SQL implic
   between (the commit expired it), unless every session of the project is made with
   `expire_on_commit=False`. A call of a project `async def` that is passed the session and awaits
   `<its parameter>.commit()` counts as a commit;
+- an object expired by a commit (as above) passed to a project `async def` that reads one of its
+  columns (or increments one, `obj.count += 1`) before refreshing it: the read refreshes it
+  implicitly, in the callee (no fix: add `await db.refresh(obj)` before the call);
 - a call of a sync project function with such an object, which reads one of its lazy relationships
   (in its body, or in a project helper it passes the object on to): the load happens in sync code;
 - a pydantic validation of such an object (`Schema.model_validate(obj)`, `Schema.from_orm(obj)`,
@@ -391,6 +394,10 @@ def _instances(ctx: FileContext, func: ast.AsyncFunctionDef) -> dict[str, Instan
             for name in ast.walk(t):
                 if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store):  # not `user.items = ...`
                     counts[name.id] = counts.get(name.id, 0) + 1
+            if isinstance(t, ast.Tuple) and value is not None:
+                for name, mc in _returned_tuple(ctx, value, t):
+                    found[name.id] = Instance(name.id, mc, value, None, n, opaque=True)
+                continue
             if not isinstance(t, ast.Name):
                 continue
             inst = None
@@ -596,6 +603,7 @@ def check(ctx: FileContext, func: ast.AsyncFunctionDef):
                       model="")
     yield from _helper_lazy_reads(ctx, func, insts, session)
     yield from _key_function_reads(ctx, func, session, commits + flushes)
+    yield from _expired_arguments(ctx, func, commits, session)
     yield from _validation_reads(ctx, func, session, commits + flushes)
     yield from _response_model(ctx, func, {k: v for k, v in insts.items() if not v.opaque})
 
@@ -701,6 +709,76 @@ def _returned(ctx: FileContext, value: ast.AST) -> tuple[query.MappedClass, bool
         return (mc, True) if mc is not None else None
     mc = query.mapped_annotation(fctx, ann)
     return (mc, False) if mc is not None else None
+
+
+def _returned_tuple(ctx: FileContext, value: ast.AST, target: ast.Tuple) -> list[tuple[ast.Name, query.MappedClass]]:
+    """``product, created = await f(...)`` of a project ``async def`` annotated ``-> tuple[Product,
+    bool]``: the names of the target that receive a mapped instance, with its class."""
+    if not (isinstance(value, ast.Await) and isinstance(value.value, ast.Call)):
+        return []
+    found = _callee(ctx, value.value)
+    ann = found[1].returns if found is not None and isinstance(found[1], ast.AsyncFunctionDef) else None
+    if not (isinstance(ann, ast.Subscript) and found[0].qualname(ann.value) in ("builtins.tuple", "typing.Tuple")
+            and isinstance(ann.slice, ast.Tuple) and len(ann.slice.elts) == len(target.elts)):
+        return []
+    out = []
+    for name, elt in zip(target.elts, ann.slice.elts):
+        mc = query.mapped_annotation(found[0], elt) if isinstance(name, ast.Name) else None
+        if mc is not None:
+            out.append((name, mc))
+    return out
+
+
+def _expired_arguments(ctx: FileContext, func: ast.AsyncFunctionDef, commits: list[int], session: str):
+    """``await crud.bump(db, product=product)`` after a commit expired ``product``, where ``bump`` reads a
+    column of its parameter before refreshing it: the read refreshes the expired object, implicitly, in
+    the callee."""
+    refreshed = None
+    for n in _walk_own(func):
+        if not (isinstance(n, ast.Await) and isinstance(n.value, ast.Call)):
+            continue
+        call, at = n.value, ctx.start(n)
+        for arg in list(call.args) + [k.value for k in call.keywords]:
+            if not isinstance(arg, ast.Name):
+                continue
+            inst = _instance_at(ctx, func, arg.id, at)
+            if inst is None or isinstance(inst.bound, ast.arg) or _transient(inst):
+                continue
+            before = [c for c in commits if ctx.end(inst.bound) < c < at]
+            if not before or any(max(before) < r < at for r in _refreshes(ctx, func, arg.id, None)):
+                continue
+            callee = _callee(ctx, call)
+            bound = bound_parameter(ctx, call, arg, callee) if callee is not None else None
+            if bound is None or not isinstance(bound[1], ast.AsyncFunctionDef):
+                continue
+            read = _first_column_read(bound[0], bound[1], bound[2].arg, inst.mc)
+            if read is None:
+                continue
+            if refreshed is None:
+                refreshed = ctx.project is not None and bool(
+                    ctx.project.fact("afy206.expire_on_commit_false", _expire_on_commit_false))
+            if refreshed:
+                return
+            yield RULE.at(ctx, arg, None,
+                          what=f"`{arg.id}`, expired by `commit()` and passed to `{ctx.segment(call.func)}()`, which reads "
+                               f"`{bound[2].arg}.{read}`,",
+                          remedy=f"add `await {session}.refresh({arg.id})` before the call", rel=f"{arg.id}.{read}",
+                          model="")
+
+
+def _first_column_read(fctx: FileContext, func: ast.AsyncFunctionDef, param: str,
+                       mc: query.MappedClass) -> str | None:
+    """The column of ``param`` that ``func`` reads first (``param.x``, ``param.x += 1``; setting one loads
+    nothing), when it reads one before any ``refresh(param)``."""
+    for n in _walk_own(func):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "refresh" and n.args \
+                and isinstance(n.args[0], ast.Name) and n.args[0].id == param:
+            return None
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == param \
+                and n.attr in mc.columns and n.attr not in mc.relationships \
+                and (isinstance(n.ctx, ast.Load) or isinstance(fctx.parent(n), ast.AugAssign)):
+            return n.attr
+    return None
 
 
 def _read_on_result(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.Attribute, session: str):

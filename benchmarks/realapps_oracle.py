@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                                    python=args.python, blockbuster=True,
                                    extra_path=_blockbuster_path(args.python, tmp), server=server)
         report = oracle.compare(args.corpus or args.original.name, "migrated", recorded, base, result,
-                                config.get("expected_blocking", []))
+                                config.get("expected_blocking", []), config.get("random_values", []))
         print(report.summary())
         if base["startup_error"] or result["startup_error"]:
             print(f"original startup: {base['startup_error']}\nmigrated startup: {result['startup_error']}")

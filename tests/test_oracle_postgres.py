@@ -191,3 +191,10 @@ def test_sqlite_snapshot_into_postgresql_tables(server, tmp_path):
     assert pg.dump(server, "from_sqlite") == {"users": [
         {"id": 7, "name": "a", "active": True, "uid": "0f8e5d9c-7b6a-4e3d-9c2b-1a0f9e8d7c6b"}]}
     assert pg.psql(server, "from_sqlite", "INSERT INTO users (name) VALUES ('b') RETURNING id;").strip() == "8"
+
+
+def test_random_values_are_masked_before_the_comparison():
+    oracle = _oracle()
+    norm = oracle.Normaliser(random_values=[r"(?<=/)[A-Za-z0-9]{10}(?=\.webp)"])
+    assert norm({"file_path": "0001/4blvqVpEdv.webp", "id": 4}) == {"file_path": "0001/<random>.webp", "id": 4}
+    assert oracle.Normaliser()({"file_path": "0001/4blvqVpEdv.webp"}) == {"file_path": "0001/4blvqVpEdv.webp"}

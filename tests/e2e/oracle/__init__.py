@@ -71,7 +71,9 @@ Configuration (oracle/apps/<app>.json, data only):
   (a MANUAL AFY100 the tool leaves for review), or that block it before the app's own code runs, in
   the sync app as well (FastAPI parses and validates the request body on the event loop), as
   [{"method", "path" (a regex), "where" (optional: a regex searched in the blocking call and the
-  frames it was made from), "reason"}].
+  frames it was made from), "reason"}];
+- "random_values": regexes of values the app draws at random (a file name made with `random.choices`),
+  replaced by `<random>` in responses and database states before they are compared.
 
 What the replay cannot reproduce: a test's mocks (an S3 client patched by the suite is real in the
 replay: both sides then fail the same way), and the clock (a test that moves it with freezegun sees
@@ -190,9 +192,11 @@ def database_server(config: dict) -> Iterator[dict | None]:
 class Normaliser:
     """Rewrites generated values of one run (see the module docstring); one instance per run."""
 
-    def __init__(self, numbered: bool = True) -> None:
+    def __init__(self, numbered: bool = True, random_values: list[str] | tuple[str, ...] = ()) -> None:
         self.uuids: dict[str, int] = {}
         self.numbered = numbered  # False: every UUID becomes `<uuid>`
+        #: the app's own random values ("random_values" of the configuration), each becomes `<random>`
+        self.random = [re.compile(p) for p in random_values]
 
     def _uuid(self, match: re.Match) -> str:
         if not self.numbered:
@@ -201,6 +205,8 @@ class Normaliser:
         return f"<uuid:{self.uuids.setdefault(key, len(self.uuids) + 1)}>"
 
     def text(self, value: str) -> str:
+        for pattern in self.random:
+            value = pattern.sub("<random>", value)
         value = _PASSWORD_HASH.sub("<password-hash>", value)
         value = _JWT.sub("<jwt>", value)
         value = _DATETIME.sub("<datetime>", value)
@@ -300,7 +306,7 @@ class Report:
 
 
 def compare(app: str, strategy: str, recorded: list[dict], original: dict, migrated: dict,
-            expected_blocking: list[dict] = ()) -> Report:
+            expected_blocking: list[dict] = (), random_values: list[str] = ()) -> Report:
     rep = Report(app, strategy, requests=len(recorded), startup_error=migrated["startup_error"],
                  drivers=migrated.get("drivers") or {})
     if original["startup_error"]:
@@ -320,7 +326,8 @@ def compare(app: str, strategy: str, recorded: list[dict], original: dict, migra
         rep.errors += len(b.get("errors") or [])
         if b.get("errors"):
             rep.diffs.append(f"{where}: unraisable in the migrated app: {b['errors'][0]}")
-        n_orig, n_mig = norms.setdefault(rec["segment"], (Normaliser(), Normaliser()))
+        n_orig, n_mig = norms.setdefault(rec["segment"], (Normaliser(random_values=random_values),
+                                                          Normaliser(random_values=random_values)))
         ra, rb = _response(a, n_orig), _response(b, n_mig)
         if "blocked" not in b and b.get("caught_blocking") and ra != rb and rec["segment"] not in blocked_segments:
             # a blocking call was stopped, the exception caught on its way, and the client saw a difference
@@ -356,7 +363,8 @@ def compare(app: str, strategy: str, recorded: list[dict], original: dict, migra
     rep.expected_not_blocked = [f"{e['method']} {e['path']} ({e.get('reason', '')})"
                                 for i, e in enumerate(expected_blocking) if i not in seen_expected]
     for segment in sorted(set(original["states"]) | set(migrated["states"]), key=int):
-        n_orig, n_mig = norms.setdefault(int(segment), (Normaliser(), Normaliser()))
+        n_orig, n_mig = norms.setdefault(int(segment), (Normaliser(random_values=random_values),
+                                                        Normaliser(random_values=random_values)))
         sa, sb = _state(original["states"].get(segment), n_orig), _state(migrated["states"].get(segment), n_mig)
         if (sa is None and sb is None) or int(segment) in blocked_segments:
             continue  # no file database, or a test whose requests were cut short by a blocking call
@@ -470,5 +478,6 @@ def run_app(app: str, src: Path, tmp: Path, config: dict | None = None,
             if fix.returncode not in (0, 1):
                 raise RuntimeError(f"{app}: asyncify-lint failed:\n{fix.stderr[-3000:]}")
             result = replay(copy, config, trace, tmp / f"run-{strategy}", blockbuster=True, server=server)
-            reports[strategy] = compare(app, strategy, recorded, base, result, config.get("expected_blocking", []))
+            reports[strategy] = compare(app, strategy, recorded, base, result, config.get("expected_blocking", []),
+                                        config.get("random_values", []))
     return reports

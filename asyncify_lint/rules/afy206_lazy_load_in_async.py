@@ -22,7 +22,7 @@ Checks, in `async def` functions, for reads that make SQLAlchemy emit SQL implic
   `<its parameter>.commit()` counts as a commit;
 - an object expired by a commit (as above) passed to a project `async def` that reads one of its
   columns (or increments one, `obj.count += 1`) before refreshing it: the read refreshes it
-  implicitly, in the callee (no fix: add `await db.refresh(obj)` before the call);
+  implicitly, in the callee;
 - a call of a sync project function with such an object, which reads one of its lazy relationships
   (in its body, or in a project helper it passes the object on to): the load happens in sync code;
 - a pydantic validation of such an object (`Schema.model_validate(obj)`, `Schema.from_orm(obj)`,
@@ -141,6 +141,9 @@ Three fixes are offered, all unsafe:
   `(await crud.touch(db, obj)).owner` becomes
   `await db.run_sync(lambda _, result: result.owner, await crud.touch(db, obj))`. A read in a `key=`
   lambda wraps the call that runs it: `await db.run_sync(lambda _: sorted(users, key=...))`.
+- For an expired object passed to a function whose first statement reads it (before it awaits
+  anything): `await db.refresh(obj)` as a statement right before the call. The SELECT the read ran
+  implicitly at the start of the call runs just before it instead, with nothing in between.
 - For a `select(Model)` written inline in the statement that produces the endpoint's return value:
   `.options(selectinload(Model.rel))` right after `select(Model)`. The relationship is then loaded
   with the query (one extra `SELECT ... IN`) instead of lazily during serialization, which yields the
@@ -751,15 +754,16 @@ def _expired_arguments(ctx: FileContext, func: ast.AsyncFunctionDef, commits: li
             bound = bound_parameter(ctx, call, arg, callee) if callee is not None else None
             if bound is None or not isinstance(bound[1], ast.AsyncFunctionDef):
                 continue
-            read = _first_column_read(bound[0], bound[1], bound[2].arg, inst.mc)
-            if read is None:
+            found = _first_column_read(bound[0], bound[1], bound[2].arg, inst.mc)
+            if found is None:
                 continue
+            read, first = found
             if refreshed is None:
                 refreshed = ctx.project is not None and bool(
                     ctx.project.fact("afy206.expire_on_commit_false", _expire_on_commit_false))
             if refreshed:
                 return
-            yield RULE.at(ctx, arg, None,
+            yield RULE.at(ctx, arg, _refresh_before(ctx, func, n, arg.id) if first else None,
                           what=f"`{arg.id}`, expired by `commit()` and passed to `{ctx.segment(call.func)}()`, which reads "
                                f"`{bound[2].arg}.{read}`,",
                           remedy=f"add `await {session}.refresh({arg.id})` before the call", rel=f"{arg.id}.{read}",
@@ -767,18 +771,39 @@ def _expired_arguments(ctx: FileContext, func: ast.AsyncFunctionDef, commits: li
 
 
 def _first_column_read(fctx: FileContext, func: ast.AsyncFunctionDef, param: str,
-                       mc: query.MappedClass) -> str | None:
+                       mc: query.MappedClass) -> tuple[str, bool] | None:
     """The column of ``param`` that ``func`` reads first (``param.x``, ``param.x += 1``; setting one loads
-    nothing), when it reads one before any ``refresh(param)``."""
+    nothing), when it reads one before any ``refresh(param)``; and whether it does so before anything
+    is awaited (then the implicit refresh is the first statement the call runs)."""
+    awaited = False
     for n in _walk_own(func):
+        if isinstance(n, ast.Await):
+            awaited = True
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "refresh" and n.args \
                 and isinstance(n.args[0], ast.Name) and n.args[0].id == param:
             return None
         if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == param \
                 and n.attr in mc.columns and n.attr not in mc.relationships \
                 and (isinstance(n.ctx, ast.Load) or isinstance(fctx.parent(n), ast.AugAssign)):
-            return n.attr
+            return n.attr, not awaited
     return None
+
+
+def _refresh_before(ctx: FileContext, func: ast.AsyncFunctionDef, awaited: ast.Await, name: str) -> Fix | None:
+    """``await db.refresh(obj)`` as a statement of its own right before the statement that awaits the call
+    (an expression statement or an assignment of the awaited value): the SELECT the callee's first read
+    ran implicitly, run just before the call instead, with nothing in between."""
+    session = _session_param(ctx, func)
+    stmt = ctx.parent(awaited)
+    if session is None or not (isinstance(stmt, ast.Expr) or isinstance(stmt, (ast.Assign, ast.AnnAssign))
+                               and stmt.value is awaited):
+        return None
+    line_start = ctx.source.text.rfind("\n", 0, ctx.start(stmt)) + 1
+    indent = ctx.source.text[line_start:ctx.start(stmt)]
+    if indent.strip():  # another statement before it on the line (`a = 1; await f(obj)`)
+        return None
+    return Fix([Edit(ctx.start(stmt), ctx.start(stmt), f"await {session}.refresh({name})\n{indent}")],
+               Applicability.UNSAFE)
 
 
 def _read_on_result(ctx: FileContext, func: ast.AsyncFunctionDef, node: ast.Attribute, session: str):

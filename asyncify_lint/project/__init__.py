@@ -258,11 +258,11 @@ class Project:
         if split is None:
             return None
         ctx, name, rest = split
-        if rest:
-            return None
         b = ctx.module_scope.bindings.get(name)
         if b is None:
             return None
+        if rest:
+            return _factory_method_type(ctx, b, rest)
         return ctx.binding_type(b, _depth + 1)
 
     def class_attribute_type(self, qualname: str, attr: str) -> str | None:
@@ -468,3 +468,18 @@ class Project:
 
 
 __all__ = ["Project", "canonical"]
+
+
+def _factory_method_type(ctx: FileContext, b, rest: list[str]) -> str | None:
+    """``returns:<type>`` for ``Class.make`` naming a class method or static method of a project class
+    annotated with its return type (``def init(cls, bucket) -> "S3"``): what ``Class.make(...)`` gives."""
+    if len(rest) != 1 or b.kind != "class" or not isinstance(b.node, ast.ClassDef):
+        return None
+    for stmt in b.node.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == rest[0]:
+            if stmt.returns is None or isinstance(stmt, ast.AsyncFunctionDef) or not any(
+                    ctx.qualname(d) in ("builtins.classmethod", "builtins.staticmethod") for d in stmt.decorator_list):
+                return None
+            ret = ctx.annotation_type(stmt.returns)
+            return f"returns:{ret}" if ret else None
+    return None

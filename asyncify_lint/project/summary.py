@@ -44,7 +44,7 @@ from asyncify_lint.helpers import blocking, fastapi, query, sqla
 from asyncify_lint.helpers.convert import blocker
 from asyncify_lint.project.view import ModuleView
 
-SUMMARY_VERSION = f"{__version__}-s28"
+SUMMARY_VERSION = f"{__version__}-s29"
 
 # Session I/O that makes its function await: the methods that return an awaitable on an AsyncSession,
 # and the legacy query and bulk methods, which are missing there (a query is rewritten and awaited; a

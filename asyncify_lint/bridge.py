@@ -452,7 +452,9 @@ class Bridge:
         return None
 
     def _plan_endpoint_bridges(self, key: tuple[str, str], bridged: dict) -> int:
-        target = ".".join(key)
+        # the file and name the override names: a module may have two names (a namespace package
+        # directory is also an import root: `api.db.database` and `db.database`)
+        target = (self.project.modules[key[0]][0], key[1])
         count = 0
         for rel, ctx in self.app_contexts():
             for node in ctx.nodes:
@@ -463,7 +465,7 @@ class Bridge:
                     if dep is None:
                         continue
                     dctx, dnode = dep
-                    if f"{dctx.module}.{dnode.name}" == target:
+                    if (self.project.relpath(dctx.source.path), dnode.name) == target:
                         if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(node)):
                             self.notes.append(f"{rel}:{node.lineno}: `{node.name}` depends on the overridden "
                                               f"`{key[1]}` but is a generator; not bridged")

@@ -523,3 +523,81 @@ def test_a_function_awaiting_an_offload_gets_the_on_loop_form(tmp_path, capsys):
                   "app/service.py": service, "tests/test_service.py": TEST})
     code, out, err = _run(["--fix", "--unsafe-fixes", "--strategy", "bridge", "--diff", "."], root, capsys)
     assert "+@sync_bridge_on_loop\n+async def count(db: AsyncSession, model):" in out, out
+
+
+NAMESPACE_DB = """\
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+    engine = create_engine("sqlite:///./app.db")
+    SessionLocal = sessionmaker(bind=engine)
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Item(Base):
+        __tablename__ = "items"
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+
+    def get_db():
+        db = SessionLocal()
+        try:
+            yield db
+        finally:
+            db.close()
+    """
+
+NAMESPACE_MAIN = """\
+    from fastapi import Depends, FastAPI
+    from sqlalchemy.orm import Session
+
+    from api.db.database import Item, get_db
+
+    app = FastAPI()
+
+
+    @app.get("/items")
+    def count_items(db: Session = Depends(get_db)):
+        return {"n": db.query(Item).count()}
+    """
+
+NAMESPACE_TEST = """\
+    from fastapi.testclient import TestClient
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+    from sqlalchemy.pool import StaticPool
+
+    from api.db.database import Base, get_db
+    from api.main import app
+
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    Base.metadata.create_all(engine)
+    session = Session(engine)
+
+
+    def test_count():
+        app.dependency_overrides[get_db] = lambda: session
+        assert TestClient(app).get("/items").json() == {"n": 0}
+    """
+
+
+def test_an_override_of_a_dependency_in_a_package_of_a_namespace_directory(tmp_path, capsys):
+    # `api/` has no __init__.py and `api/db/` has one: the dependency's module has two names
+    # (`api.db.database` as imported, `db.database` from its own import root); the override is found
+    root = str(tmp_path)
+    _write(root, {"setup.cfg": "[tool:pytest]\npythonpath = .\n", "api/db/__init__.py": "",
+                  "api/db/database.py": NAMESPACE_DB, "api/main.py": NAMESPACE_MAIN,
+                  "tests/test_api.py": NAMESPACE_TEST})
+    code, out, err = _run(["--fix", "--unsafe-fixes", "--strategy", "bridge", "."], root, capsys)
+    migrated = open(os.path.join(root, "api", "main.py")).read()
+    assert "@sync_bridge_endpoint\nasync def count_items(" in migrated, migrated
+    assert "overriding `api.db.database.get_db` with a sync Session keeps working: 1 endpoint(s)" in err, err
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error::RuntimeWarning",
+                        "tests"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
